@@ -1,0 +1,223 @@
+/* info probe|loops|loop: what the probe found and what the loops did. */
+#define _GNU_SOURCE
+#include "uvdb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int info_probe(struct session *s, int argc, char **argv);
+static int info_loops(struct session *s, int argc, char **argv);
+static int info_loop(struct session *s, int argc, char **argv);
+
+const struct uvdb_command uvdb_info_commands[] = {
+    {"probe", info_probe, "info probe", "The probe: version, target, libuv and how it was found, every hook.", NULL},
+    {"loops", info_loops, "info loops", "Every loop seen: id, address, thread, iterations, state.", NULL},
+    {"loop", info_loop, "info loop [N]", "One loop (default: the main loop): iterations and time per phase, in the order run.",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+int cmd_info(struct session *s, int argc, char **argv) {
+  return uvdb_dispatch(s, uvdb_info_commands, "info", argc - 1, argv + 1);
+}
+
+static int uv__need_data(struct session *s) {
+  if (s->state == TARGET_NONE && !s->probe_info[0])
+    return uvdb_error("the program has not run yet: use `run` or `start`");
+  session_drain(s);
+  return 0;
+}
+
+/* hook=NAME\tSTATUS\tADDR\tHOW\tREASON */
+static int uv__hook_fields(const char *line, char f[5][200]) {
+  int n = 0;
+  const char *p = line, *eol = line + strcspn(line, "\n");
+  while (n < 5) {
+    const char *t = memchr(p, '\t', (size_t)(eol - p));
+    size_t len = t ? (size_t)(t - p) : (size_t)(eol - p);
+    snprintf(f[n++], 200, "%.*s", (int)len, p);
+    if (!t)
+      break;
+    p = t + 1;
+  }
+  return n;
+}
+
+static int info_probe(struct session *s, int argc, char **argv) {
+  (void)argc, (void)argv;
+  if (uv__need_data(s))
+    return -1;
+  static const char *const keys[] = {"probe_version", "pid", "exe", "libuv", "libuv_version", "libuv_path",
+                                     "libuv_how", "clock", "kick_signal"};
+  char v[1024];
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, "info_probe");
+  }
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+    const char *val = probe_info_get(s, keys[i], v, sizeof(v));
+    if (j && val && (strcmp(keys[i], "pid") == 0 || strcmp(keys[i], "kick_signal") == 0))
+      json_int(j, keys[i], atoll(val));
+    else if (j)
+      json_str(j, keys[i], val);
+    else if (val)
+      printf("%-14s %s\n", keys[i], val);
+  }
+  if (j)
+    json_arr(j, "hooks");
+  else
+    printf("hooks:\n");
+  for (const char *p = s->probe_info; p && *p;) {
+    if (strncmp(p, "hook=", 5) == 0) {
+      char f[5][200];
+      if (uv__hook_fields(p + 5, f) == 5) {
+        if (j) {
+          json_obj(j, NULL);
+          json_str(j, "function", f[0]);
+          json_str(j, "status", f[1]);
+          json_str(j, "address", f[2]);
+          json_str(j, "found_by", f[3]);
+          json_str(j, "reason", strcmp(f[4], "-") ? f[4] : NULL);
+          json_close(j);
+        } else {
+          printf("  %-16s %-9s %-12s %s%s%s\n", f[0], f[1], f[2], f[3], strcmp(f[4], "-") ? ": " : "",
+                 strcmp(f[4], "-") ? f[4] : "");
+        }
+      }
+    }
+    p = strchr(p, '\n');
+    p = p ? p + 1 : NULL;
+  }
+  if (j) {
+    json_close(j);
+    json_uint(j, "events", s->model.events);
+    json_uint(j, "dropped", s->model.dropped);
+    json_end(j);
+  } else {
+    printf("events %llu, dropped %llu\n", (unsigned long long)s->model.events, (unsigned long long)s->model.dropped);
+  }
+  return 0;
+}
+
+static const char *uv__loop_state(const struct session *s, const struct loop_model *l) {
+  if (s->state == TARGET_EXITED)
+    return "exited";
+  if (s->state == TARGET_STOPPED && s->model.stop.loop_id == l->id)
+    return "stopped";
+  return l->running ? "running" : "idle";
+}
+
+static int info_loops(struct session *s, int argc, char **argv) {
+  (void)argc, (void)argv;
+  if (uv__need_data(s))
+    return -1;
+  struct json *j = NULL;
+  int main_id = model_main_loop(&s->model, (uint32_t)s->pid);
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_arr(j, "info_loops");
+  } else {
+    printf("%-4s %-18s %-8s %-16s %-10s %s\n", "id", "address", "tid", "thread", "iterations", "state");
+  }
+  for (int i = 0; i < 64; i++) {
+    const struct loop_model *l = &s->model.loops[i];
+    if (!l->seen)
+      continue;
+    char addr[32];
+    snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)l->addr);
+    if (j) {
+      json_obj(j, NULL);
+      json_int(j, "id", l->id);
+      json_str(j, "address", addr);
+      json_uint(j, "tid", l->tid);
+      json_str(j, "thread", l->thread);
+      json_bool(j, "main", l->id == main_id);
+      json_uint(j, "iterations", l->iterations);
+      json_str(j, "state", uv__loop_state(s, l));
+      json_close(j);
+    } else {
+      printf("%-4d %-18s %-8u %-16s %-10llu %s%s\n", l->id, addr, l->tid, l->thread,
+             (unsigned long long)l->iterations, uv__loop_state(s, l), l->id == main_id ? " (main)" : "");
+    }
+  }
+  if (j)
+    json_end(j);
+  return 0;
+}
+
+static int info_loop(struct session *s, int argc, char **argv) {
+  if (uv__need_data(s))
+    return -1;
+  int id = model_main_loop(&s->model, (uint32_t)s->pid);
+  if (argc > 1) {
+    char *end;
+    long v = strtol(argv[1], &end, 10);
+    if (*end || v < 1 || v > 64)
+      return uvdb_error("no loop \"%s\": loops are numbered 1 and up (see `info loops`)", argv[1]);
+    id = (int)v;
+  }
+  if (id == 0)
+    return uvdb_error("no loop has run yet");
+  const struct loop_model *l = &s->model.loops[id - 1];
+  if (!l->seen)
+    return uvdb_error("no loop %d (see `info loops`)", id);
+  char addr[32];
+  snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)l->addr);
+  const struct uvdb_shm_header *shm = s->shm;
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, "info_loop");
+    json_int(j, "id", l->id);
+    json_str(j, "address", addr);
+    json_uint(j, "tid", l->tid);
+    json_str(j, "thread", l->thread);
+    json_uint(j, "iterations", l->iterations);
+    json_uint(j, "runs", l->runs);
+    json_str(j, "state", uv__loop_state(s, l));
+    json_arr(j, "order");
+    for (int k = 0; k < l->nlast; k++)
+      json_str(j, NULL, phase_name(l->last_order[k]));
+    json_close(j);
+    json_arr(j, "phases");
+  } else {
+    printf("Loop %d at %s, thread %u (%s): %llu iterations in %llu uv_run calls, %s\n", l->id, addr, l->tid, l->thread,
+           (unsigned long long)l->iterations, (unsigned long long)l->runs, uv__loop_state(s, l));
+    printf("  %-8s %10s %12s %10s %10s\n", "phase", "count", "total_ms", "mean_us", "max_us");
+  }
+  /* phases in the order they ran, then any that ran outside that order */
+  int shown[UVDB_PHASE_COUNT] = {0}, list[UVDB_PHASE_COUNT], n = 0;
+  for (int k = 0; k < l->nlast; k++)
+    if (!shown[l->last_order[k]])
+      shown[l->last_order[k]] = 1, list[n++] = l->last_order[k];
+  for (int p = 0; p < UVDB_PHASE_COUNT; p++)
+    if (!shown[p] && l->phase[p].count)
+      list[n++] = p;
+  for (int k = 0; k < n; k++) {
+    const struct phase_stats *ps = &l->phase[list[k]];
+    double total = shm ? ticks_to_ns(shm, ps->total) : 0, max = shm ? ticks_to_ns(shm, ps->max) : 0;
+    double mean = ps->count ? total / (double)ps->count : 0;
+    if (j) {
+      json_obj(j, NULL);
+      json_str(j, "phase", phase_name(list[k]));
+      json_uint(j, "count", ps->count);
+      json_num(j, "total_ms", total / 1e6);
+      json_num(j, "mean_us", mean / 1e3);
+      json_num(j, "max_us", max / 1e3);
+      json_close(j);
+    } else {
+      printf("  %-8s %10llu %12.3f %10.3f %10.3f\n", phase_name(list[k]), (unsigned long long)ps->count, total / 1e6,
+             mean / 1e3, max / 1e3);
+    }
+  }
+  if (j) {
+    json_end(j);
+  } else {
+    printf("  order:");
+    for (int k = 0; k < l->nlast; k++)
+      printf(" %s", phase_name(l->last_order[k]));
+    printf("%s\n", l->nlast ? "" : " (no complete iteration yet)");
+  }
+  return 0;
+}

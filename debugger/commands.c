@@ -1,0 +1,173 @@
+/* The command table: a command is one entry here plus one function in its
+ * family's file.  Unambiguous prefixes work; `help` reads the same table. */
+#define _GNU_SOURCE
+#include "uvdb.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct uvdb_command uv__commands[] = {
+    {"run", cmd_run, "run", "Start the program under the probe; runs until it stops or exits.", NULL},
+    {"start", cmd_start, "start", "Start the program and stop its main loop before its first phase.", NULL},
+    {"continue", cmd_continue, "continue", "Let a stopped loop run on.", NULL},
+    {"kill", cmd_kill, "kill", "Kill the program being debugged.", NULL},
+    {"info", cmd_info, "info WHAT", "Show what the probe sees: info probe|loops|loop [N].", uvdb_info_commands},
+    {"trace", cmd_trace, "trace on|off phases", "Print each phase as it runs.", uvdb_trace_commands},
+    {"help", cmd_help, "help [COMMAND]", "List commands, or explain one.", NULL},
+    {"quit", cmd_quit, "quit", "Leave uvdb; a program it launched is killed.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+/* Exact name first, then a unique prefix.  Aliases as in gdb: c, r, q, i. */
+const struct uvdb_command *uvdb_lookup(const struct uvdb_command *table, const char *word, int *ambiguous) {
+  static const struct {
+    const char *alias, *name;
+  } aliases[] = {{"c", "continue"}, {"r", "run"}, {"q", "quit"}, {"i", "info"}, {"exit", "quit"}};
+  *ambiguous = 0;
+  if (table == uv__commands)
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+      if (strcmp(word, aliases[i].alias) == 0)
+        word = aliases[i].name;
+  const struct uvdb_command *found = NULL;
+  size_t len = strlen(word);
+  for (const struct uvdb_command *c = table; c->name; c++) {
+    if (strcmp(c->name, word) == 0)
+      return c;
+    if (strncmp(c->name, word, len) == 0) {
+      if (found)
+        *ambiguous = 1;
+      found = c;
+    }
+  }
+  return *ambiguous ? NULL : found;
+}
+
+int uvdb_dispatch(struct session *s, const struct uvdb_command *table, const char *what, int argc, char **argv) {
+  if (argc == 0) {
+    char names[256] = "";
+    for (const struct uvdb_command *c = table; c->name; c++)
+      snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", names[0] ? "|" : "", c->name);
+    return uvdb_error("%s needs one of: %s", what, names);
+  }
+  int ambiguous;
+  const struct uvdb_command *c = uvdb_lookup(table, argv[0], &ambiguous);
+  if (!c)
+    return uvdb_error(ambiguous ? "ambiguous %s%s\"%s\"; try `help`" : "undefined %s%scommand: \"%s\"; try `help`",
+                      what, *what ? " " : "", argv[0]);
+  return c->fn(s, argc, argv);
+}
+
+/* Split on blanks; double quotes group words. */
+static int uv__split(char *line, char **argv, int max) {
+  int argc = 0;
+  char *p = line;
+  while (*p && argc < max - 1) {
+    while (isspace((unsigned char)*p))
+      p++;
+    if (!*p)
+      break;
+    if (*p == '"') {
+      argv[argc++] = ++p;
+      while (*p && *p != '"')
+        p++;
+    } else {
+      argv[argc++] = p;
+      while (*p && !isspace((unsigned char)*p))
+        p++;
+    }
+    if (*p)
+      *p++ = '\0';
+  }
+  argv[argc] = NULL;
+  return argc;
+}
+
+int uvdb_quit_requested;
+
+int uvdb_execute(struct session *s, const char *line) {
+  char buf[4096], *argv[64];
+  snprintf(buf, sizeof(buf), "%s", line);
+  char *hash = buf;
+  while (isspace((unsigned char)*hash))
+    hash++;
+  if (*hash == '#')
+    return 0; /* a comment in a script */
+  int argc = uv__split(buf, argv, 64);
+  if (argc == 0)
+    return 0;
+  int r = uvdb_dispatch(s, uv__commands, "", argc, argv);
+  if (uvdb_quit_requested)
+    return 1;
+  return r < 0 ? -1 : 0;
+}
+
+static void uv__help_line(const struct uvdb_command *c) {
+  printf("  %-22s %s\n", c->usage, c->help);
+}
+
+int cmd_help(struct session *s, int argc, char **argv) {
+  (void)s;
+  if (argc < 2) {
+    if (uvdb_json_mode) {
+      struct json *j = json_begin();
+      json_arr(j, "help");
+      for (const struct uvdb_command *c = uv__commands; c->name; c++) {
+        json_obj(j, NULL);
+        json_str(j, "command", c->name);
+        json_str(j, "usage", c->usage);
+        json_str(j, "help", c->help);
+        json_close(j);
+      }
+      json_end(j);
+      return 0;
+    }
+    printf("Commands (unambiguous prefixes work):\n");
+    for (const struct uvdb_command *c = uv__commands; c->name; c++)
+      uv__help_line(c);
+    return 0;
+  }
+  int ambiguous;
+  const struct uvdb_command *c = uvdb_lookup(uv__commands, argv[1], &ambiguous);
+  if (!c)
+    return uvdb_error("no command \"%s\"; try `help`", argv[1]);
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "help");
+    json_str(j, "command", c->name);
+    json_str(j, "usage", c->usage);
+    json_str(j, "help", c->help);
+    json_end(j);
+    return 0;
+  }
+  uv__help_line(c);
+  if (c->sub)
+    for (const struct uvdb_command *sc = c->sub; sc->name; sc++)
+      printf("    %-20s %s\n", sc->usage, sc->help);
+  return 0;
+}
+
+/* Readline completion: the first word from the table, the second from the
+ * command's subcommand table. */
+char *uvdb_complete(const char *text, int state, const char *line_before) {
+  static const struct uvdb_command *table;
+  static const struct uvdb_command *cur;
+  static size_t len;
+  if (state == 0) {
+    table = uv__commands;
+    char first[64];
+    if (sscanf(line_before, "%63s", first) == 1 && strchr(line_before, ' ')) {
+      int amb;
+      const struct uvdb_command *c = uvdb_lookup(uv__commands, first, &amb);
+      table = c ? c->sub : NULL;
+    }
+    cur = table;
+    len = strlen(text);
+  }
+  while (cur && cur->name) {
+    const struct uvdb_command *c = cur++;
+    if (strncmp(c->name, text, len) == 0)
+      return strdup(c->name);
+  }
+  return NULL;
+}

@@ -1,0 +1,182 @@
+/* uvdb: options, scripted commands (-x, -ex, --batch) and the readline prompt. */
+#define _GNU_SOURCE
+#include "uvdb.h"
+
+#include <errno.h>
+#include <readline/history.h>
+#include <readline/readline.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void uv__usage(FILE *f) {
+  fprintf(f,
+          "usage: uvdb [options] [--] PROGRAM [ARGS...]\n"
+          "  -ex CMD      run CMD (repeatable; with -x, in the order given)\n"
+          "  -x FILE      run the commands in FILE\n"
+          "  --batch      exit after the commands (status 1 if one failed); kills a launched program\n"
+          "  --json       answer every command with one JSON object per line\n"
+          "  -q           no banner\n"
+          "  --version    print the version\n"
+          "Inside: run, start, continue, info probe|loops|loop, trace on|off phases, help, quit.\n");
+}
+
+static void uv__on_sigint(int sig) {
+  (void)sig;
+  uvdb_session.interrupted = 1;
+}
+
+/* Runs a script file; like gdb, the first failing command ends the file. */
+static int uv__source(struct session *s, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return uvdb_error("cannot read %s: %s", path, strerror(errno));
+  char line[4096];
+  int r = 0, lineno = 0;
+  while (fgets(line, sizeof(line), f)) {
+    lineno++;
+    line[strcspn(line, "\n")] = '\0';
+    int e = uvdb_execute(s, line);
+    if (e == 1) {
+      r = 1;
+      break;
+    }
+    if (e < 0) {
+      uvdb_error("%s:%d: stopped the script here", path, lineno);
+      r = -1;
+      break;
+    }
+  }
+  fclose(f);
+  return r;
+}
+
+static const char *uv__line_before;
+static char *uv__generator(const char *text, int state) {
+  return uvdb_complete(text, state, uv__line_before);
+}
+
+static char **uv__complete(const char *text, int start, int end) {
+  (void)end;
+  static char before[512];
+  snprintf(before, sizeof(before), "%.*s", start, rl_line_buffer);
+  uv__line_before = before;
+  rl_attempted_completion_over = 1;
+  return rl_completion_matches(text, uv__generator);
+}
+
+static void uv__interactive(struct session *s) {
+  int tty = isatty(STDIN_FILENO);
+  char hist[4096] = "";
+  if (tty) {
+    rl_readline_name = "uvdb";
+    rl_attempted_completion_function = uv__complete;
+    const char *home = getenv("HOME");
+    if (home) {
+      snprintf(hist, sizeof(hist), "%s/.uvdb_history", home);
+      read_history(hist);
+    }
+  }
+  for (;;) {
+    char *line;
+    if (tty) {
+      line = readline("(uvdb) ");
+    } else {
+      static char buf[4096];
+      line = fgets(buf, sizeof(buf), stdin) ? strdup(buf) : NULL;
+      if (line)
+        line[strcspn(line, "\n")] = '\0';
+    }
+    if (!line) {
+      if (tty)
+        putchar('\n');
+      break;
+    }
+    if (tty && *line)
+      add_history(line);
+    int r = uvdb_execute(s, line);
+    free(line);
+    if (r == 1)
+      break;
+  }
+  if (tty && hist[0])
+    write_history(hist);
+}
+
+int main(int argc, char **argv) {
+  struct session *s = &uvdb_session;
+  struct {
+    char kind; /* 'e' command, 'x' file */
+    const char *arg;
+  } todo[256];
+  int ntodo = 0, batch = 0, quiet = 0, failed = 0;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) {
+      i++;
+      break;
+    }
+    if (a[0] != '-')
+      break;
+    if (strcmp(a, "-ex") == 0 || strcmp(a, "-x") == 0 || strcmp(a, "--eval-command") == 0) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "uvdb: %s needs an argument\n", a);
+        return 2;
+      }
+      if (ntodo < 256)
+        todo[ntodo].kind = strcmp(a, "-x") == 0 ? 'x' : 'e', todo[ntodo++].arg = argv[++i];
+    } else if (strcmp(a, "--batch") == 0 || strcmp(a, "-batch") == 0) {
+      batch = quiet = 1;
+    } else if (strcmp(a, "--json") == 0) {
+      uvdb_json_mode = 1;
+    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+      quiet = 1;
+    } else if (strcmp(a, "--version") == 0) {
+      printf("uvdb %s (protocol %d)\n", UVDB_VERSION_STRING, UVDB_PROTOCOL_VERSION);
+      return 0;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      uv__usage(stdout);
+      return 0;
+    } else if (strcmp(a, "-p") == 0) {
+      fprintf(stderr, "uvdb: attaching to a running process (-p) is not supported yet\n");
+      return 2;
+    } else {
+      fprintf(stderr, "uvdb: unknown option %s\n", a);
+      uv__usage(stderr);
+      return 2;
+    }
+  }
+  s->argv = i < argc ? argv + i : NULL;
+  s->argc = argc - i;
+  s->batch = batch;
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = uv__on_sigint;
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (!quiet && !uvdb_json_mode)
+    printf("uvdb %s, the event-loop debugger. Type `help` for commands.\n", UVDB_VERSION_STRING);
+  if (batch && ntodo == 0)
+    fprintf(stderr, "uvdb: --batch with no -ex or -x: nothing to do\n");
+
+  int quit = 0;
+  for (int k = 0; k < ntodo && !quit; k++) {
+    int r = todo[k].kind == 'x' ? uv__source(s, todo[k].arg) : uvdb_execute(s, todo[k].arg);
+    if (r < 0)
+      failed = 1;
+    if (r == 1)
+      quit = 1;
+    s->interrupted = 0; /* Ctrl-C in batch mode ends the wait; the next command runs */
+  }
+  if (!batch && !quit)
+    uv__interactive(s);
+  session_kill(s);
+  if (s->listen_fd >= 0) {
+    close(s->listen_fd);
+    unlink(s->sock_path);
+  }
+  return failed ? 1 : 0;
+}

@@ -1,0 +1,162 @@
+/* The event model: folds the probe's records into per-loop state and
+ * statistics, and prints phases as they run when tracing is on. */
+#include "uvdb.h"
+
+#include <string.h>
+
+static const char *const uv__phase_names[UVDB_PHASE_COUNT] = {
+#define UVDB_PHASE(id, name, inlined) [UVDB_PHASE_##id] = name,
+#include "../probes/phases.def"
+#undef UVDB_PHASE
+};
+
+static const char *const uv__event_names[UVDB_EV_COUNT] = {
+    [UVDB_EV_NONE] = "none",
+#define UVDB_EVENT(id, name, a32, arg) [UVDB_EV_##id] = name,
+#include "../probes/events.def"
+#undef UVDB_EVENT
+};
+
+const char *phase_name(int phase) {
+  return phase >= 0 && phase < UVDB_PHASE_COUNT ? uv__phase_names[phase] : "none";
+}
+
+int phase_by_name(const char *name) {
+  for (int i = 0; i < UVDB_PHASE_COUNT; i++)
+    if (strcmp(uv__phase_names[i], name) == 0)
+      return i;
+  return -1;
+}
+
+const char *event_name(int type) {
+  return type > 0 && type < UVDB_EV_COUNT ? uv__event_names[type] : "unknown";
+}
+
+/* TSC ticks to nanoseconds with the probe's two reference points. */
+static double uv__ns_per_tick(const struct uvdb_shm_header *shm) {
+  const struct uvdb_clock *c = &shm->clock;
+  uint64_t dt = c->tsc1 - c->tsc0, dn = c->ns1 - c->ns0;
+  if (c->tsc1 <= c->tsc0 || dn == 0)
+    return 1.0; /* not yet calibrated: assume 1 GHz */
+  return (double)dn / (double)dt;
+}
+
+double ticks_to_ns(const struct uvdb_shm_header *shm, uint64_t ticks) {
+  return (double)ticks * uv__ns_per_tick(shm);
+}
+
+uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc) {
+  double d = ((double)tsc - (double)shm->clock.tsc0) * uv__ns_per_tick(shm);
+  return shm->clock.ns0 + (uint64_t)(d > 0 ? d : 0);
+}
+
+void model_reset(struct model *m) {
+  int trace = m->trace_phases;
+  memset(m, 0, sizeof(*m));
+  m->trace_phases = trace;
+  m->stop.phase = -1;
+}
+
+static void uv__trace_phase(const struct loop_model *l, int phase, uint64_t iteration, uint64_t begin, uint64_t ticks,
+                            const struct uvdb_shm_header *shm) {
+  double ns = ticks_to_ns(shm, ticks);
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "phase");
+    json_int(j, "loop", l->id);
+    json_uint(j, "iteration", iteration);
+    json_str(j, "phase", phase_name(phase));
+    json_uint(j, "begin_ns", tsc_to_ns(shm, begin));
+    json_uint(j, "duration_ns", (uint64_t)ns);
+    json_end(j);
+  } else {
+    printf("[loop %d] #%-6llu %-8s %10.3f us\n", l->id, (unsigned long long)iteration, phase_name(phase), ns / 1e3);
+  }
+}
+
+void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb_ring *ring,
+                 const struct uvdb_shm_header *shm) {
+  m->events++;
+  if (r->loop_id == 0 || r->loop_id > 64)
+    return;
+  struct loop_model *l = &m->loops[r->loop_id - 1];
+  if (!l->seen) {
+    l->seen = 1;
+    l->id = r->loop_id;
+    l->addr = r->loop;
+  }
+  if (!l->first_tid)
+    l->first_tid = ring->tid;
+  l->tid = ring->tid;
+  memcpy(l->thread, ring->thread_name, sizeof(l->thread));
+  l->thread[sizeof(l->thread) - 1] = '\0';
+  int phase = (int)r->a32;
+  switch (r->type) {
+  case UVDB_EV_RUN_BEGIN:
+    l->runs++;
+    l->running = 1;
+    break;
+  case UVDB_EV_RUN_END:
+    l->running = 0;
+    break;
+  case UVDB_EV_ITER_BEGIN:
+    l->iterations++;
+    l->iter_open = 1;
+    l->cur_iter = r->arg;
+    l->ncur = 0;
+    break;
+  case UVDB_EV_ITER_END:
+    if (l->iter_open) {
+      memcpy(l->last_order, l->cur_order, sizeof(l->cur_order));
+      l->nlast = l->ncur;
+    }
+    l->iter_open = 0;
+    break;
+  case UVDB_EV_PHASE_BEGIN:
+    if (phase < 0 || phase >= UVDB_PHASE_COUNT)
+      break;
+    l->phase[phase].open = 1;
+    l->phase[phase].open_ts = r->ts;
+    if (l->iter_open && l->ncur < UVDB_MAX_ORDER)
+      l->cur_order[l->ncur++] = phase;
+    break;
+  case UVDB_EV_PHASE_END:
+    if (phase < 0 || phase >= UVDB_PHASE_COUNT || !l->phase[phase].open)
+      break;
+    {
+      struct phase_stats *p = &l->phase[phase];
+      uint64_t d = r->ts >= p->open_ts ? r->ts - p->open_ts : 0;
+      p->open = 0;
+      p->count++;
+      p->total += d;
+      if (d > p->max)
+        p->max = d;
+      if (m->trace_phases)
+        uv__trace_phase(l, phase, r->arg, p->open_ts, d, shm);
+    }
+    break;
+  case UVDB_EV_STOPPED:
+    m->stopped = 1;
+    m->stop.loop_id = r->loop_id;
+    m->stop.reason = r->a32 & 0xff;
+    m->stop.phase = (int)(r->a32 >> 8) - 1;
+    m->stop.iteration = r->arg;
+    break;
+  default:
+    break;
+  }
+}
+
+/* The main loop: the first loop that ran on the process's main thread. */
+int model_main_loop(const struct model *m, uint32_t pid) {
+  int first = 0;
+  for (int i = 0; i < 64; i++) {
+    if (!m->loops[i].seen)
+      continue;
+    if (m->loops[i].first_tid == pid)
+      return m->loops[i].id;
+    if (!first)
+      first = m->loops[i].id;
+  }
+  return first;
+}

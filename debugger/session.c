@@ -1,0 +1,345 @@
+/* The session: launch a program under the probe, meet it on the control
+ * socket, drain its rings, and follow it until it stops or exits. */
+#define _GNU_SOURCE
+#include "../preload/transport.h"
+#include "../probes/ring.h"
+#include "uvdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct session uvdb_session = {.listen_fd = -1, .ctl_fd = -1, .exit_code = -1, .term_signal = -1};
+
+/* The probe library: $UVDB_PROBE, beside uvdb, the build tree, the install. */
+static int uv__find_probe(char *out, size_t cap) {
+  const char *env = getenv("UVDB_PROBE");
+  if (env && *env) {
+    snprintf(out, cap, "%s", env);
+    return access(out, R_OK) == 0 ? 0 : -1;
+  }
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0)
+    return -1;
+  self[n] = '\0';
+  char *slash = strrchr(self, '/');
+  if (slash)
+    *slash = '\0';
+  const char *rel[] = {"libuvdb-probe.so", "../preload/libuvdb-probe.so", UVDB_PROBE_FROM_BINDIR};
+  for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+    snprintf(out, cap, "%s/%s", self, rel[i]);
+    if (access(out, R_OK) == 0)
+      return 0;
+  }
+  return -1;
+}
+
+const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap) {
+  size_t kl = strlen(key);
+  for (const char *p = s->probe_info; p && *p;) {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
+      size_t vl = len - kl - 1 < cap - 1 ? len - kl - 1 : cap - 1;
+      memcpy(buf, p + kl + 1, vl);
+      buf[vl] = '\0';
+      return buf;
+    }
+    p = nl ? nl + 1 : NULL;
+  }
+  return NULL;
+}
+
+static void uv__close_target(struct session *s) {
+  if (s->ctl_fd >= 0)
+    close(s->ctl_fd);
+  s->ctl_fd = -1;
+  s->probe_connected = 0;
+}
+
+static void uv__unmap(struct session *s) {
+  if (s->shm)
+    munmap(s->shm, UVDB_SHM_SIZE);
+  s->shm = NULL;
+}
+
+/* Forget the previous target; the model stays until here, so an exited
+ * target's data can be inspected until the next run. */
+static int uv__fresh(struct session *s) {
+  uv__close_target(s);
+  uv__unmap(s);
+  model_reset(&s->model);
+  s->probe_info[0] = '\0';
+  s->libuv_found = 0;
+  s->exit_code = s->term_signal = -1;
+  s->state = TARGET_NONE;
+  if (s->listen_fd < 0) {
+    char dir[200];
+    if (uvdb_private_dir(dir, sizeof(dir)) != 0)
+      return uvdb_error("cannot use the socket directory for uid %u: %s", (unsigned)getuid(), strerror(errno));
+    snprintf(s->sock_path, sizeof(s->sock_path), "%s/uvdb-%d.sock", dir, (int)getpid());
+    s->listen_fd = uvdb_listen(s->sock_path);
+    if (s->listen_fd < 0)
+      return uvdb_error("cannot listen on %s: %s", s->sock_path, strerror(errno));
+  }
+  return 0;
+}
+
+int session_launch(struct session *s, int start_paused) {
+  if (!s->argv || !s->argv[0])
+    return uvdb_error("no program to run: give one after the options, as in `uvdb -- node app.js`");
+  char probe[4096];
+  if (uv__find_probe(probe, sizeof(probe)) != 0)
+    return uvdb_error("cannot find libuvdb-probe.so beside uvdb or in its install directory (set UVDB_PROBE)");
+  if (uv__fresh(s) != 0)
+    return -1;
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) != 0)
+    return uvdb_error("pipe: %s", strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0)
+    return uvdb_error("fork: %s", strerror(errno));
+  if (pid == 0) {
+    /* Own process group: the terminal's Ctrl-C is the debugger's, not the target's. */
+    setpgid(0, 0);
+    char buf[64];
+    const char *old = getenv("LD_PRELOAD");
+    char *preload = NULL;
+    if (old && *old) {
+      if (asprintf(&preload, "%s:%s", probe, old) < 0)
+        _exit(127);
+    } else {
+      preload = probe;
+    }
+    setenv("LD_PRELOAD", preload, 1);
+    setenv("UVDB_SOCK", s->sock_path, 1);
+    snprintf(buf, sizeof(buf), "%d", (int)getpid());
+    setenv("UVDB_PID", buf, 1);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    execvp(s->argv[0], s->argv);
+    int e = errno;
+    if (write(pipefd[1], &e, sizeof(e)) < 0)
+      _exit(127);
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  close(pipefd[1]);
+  int e = 0;
+  ssize_t n;
+  do
+    n = read(pipefd[0], &e, sizeof(e));
+  while (n < 0 && errno == EINTR);
+  close(pipefd[0]);
+  if (n == sizeof(e)) {
+    waitpid(pid, NULL, 0);
+    return uvdb_error("cannot run %s: %s", s->argv[0], strerror(e));
+  }
+  s->pid = pid;
+  s->state = TARGET_RUNNING;
+  s->start_paused = start_paused;
+  return 0;
+}
+
+/* HELLO: the probe's report and its ring memory; answer WELCOME or REFUSE. */
+static void uv__handshake(struct session *s, int fd) {
+  uint32_t type;
+  size_t len = 0;
+  int shm_fd = -1;
+  char *info = s->probe_info;
+  if (uvdb_msg_recv(fd, &type, info, sizeof(s->probe_info), &len, &shm_fd, 5000) != 1 ||
+      type != UVDB_MSG_HELLO) {
+    uvdb_message("warning", "a process connected but sent no valid hello; ignored");
+    close(fd);
+    return;
+  }
+  char v[600];
+  int proto = atoi(probe_info_get(s, "protocol", v, sizeof(v)) ? v : "0");
+  if (proto != UVDB_PROTOCOL_VERSION) {
+    const char *why = "protocol mismatch";
+    uvdb_msg_send(fd, UVDB_MSG_REFUSE, why, strlen(why), -1);
+    uvdb_message("warning", "the probe speaks protocol %d, this uvdb speaks %d: refused (rebuild both)", proto,
+                 UVDB_PROTOCOL_VERSION);
+    close(fd);
+    if (shm_fd >= 0)
+      close(shm_fd);
+    return;
+  }
+  s->libuv_found = strcmp(probe_info_get(s, "libuv", v, sizeof(v)) ? v : "", "found") == 0;
+  if (!s->libuv_found || shm_fd < 0) {
+    char how[600];
+    uvdb_message("warning", "%s; the program runs without the probe",
+                 probe_info_get(s, "libuv_how", how, sizeof(how)) ? how : "no libuv found");
+    uvdb_msg_send(fd, UVDB_MSG_REFUSE, "no libuv", 8, -1);
+    close(fd);
+    if (shm_fd >= 0)
+      close(shm_fd);
+    return;
+  }
+  void *m = mmap(NULL, UVDB_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, shm_fd, 0);
+  close(shm_fd);
+  if (m == MAP_FAILED || ((struct uvdb_shm_header *)m)->magic != UVDB_SHM_MAGIC) {
+    uvdb_message("warning", "the probe's ring memory is unusable; detaching from it");
+    if (m != MAP_FAILED)
+      munmap(m, UVDB_SHM_SIZE);
+    close(fd);
+    return;
+  }
+  uv__close_target(s);
+  uv__unmap(s); /* an exec'ed image says hello again */
+  s->shm = m;
+  const char *welcome = s->start_paused ? "protocol=1\nstart_paused=1\n" : "protocol=1\n";
+  if (uvdb_msg_send(fd, UVDB_MSG_WELCOME, welcome, strlen(welcome), -1) != 0) {
+    close(fd);
+    return;
+  }
+  s->ctl_fd = fd;
+  s->probe_connected = 1;
+}
+
+void session_drain(struct session *s) {
+  if (!s->shm)
+    return;
+  static struct uvdb_record batch[4096];
+  uint64_t dropped = 0;
+  for (unsigned i = 0; i < UVDB_MAX_RINGS; i++) {
+    struct uvdb_ring *r = uvdb_shm_ring(s->shm, i);
+    uint32_t state = atomic_load_explicit(&r->state, memory_order_acquire);
+    if (state != UVDB_RING_LIVE && state != UVDB_RING_RETIRED)
+      continue;
+    unsigned n;
+    while ((n = uvdb_ring_pop(r, batch, 4096)) > 0)
+      for (unsigned k = 0; k < n; k++)
+        model_apply(&s->model, &batch[k], r, s->shm);
+    dropped += atomic_load(&r->dropped);
+    if (state == UVDB_RING_RETIRED && s->state != TARGET_EXITED)
+      atomic_store(&r->state, UVDB_RING_FREE);
+  }
+  s->model.dropped = dropped + atomic_load(&s->shm->rings_exhausted);
+}
+
+static void uv__reap(struct session *s, int status) {
+  session_drain(s);
+  s->state = TARGET_EXITED;
+  if (WIFEXITED(status))
+    s->exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    s->term_signal = WTERMSIG(status);
+  uv__close_target(s);
+}
+
+int session_wait(struct session *s) {
+  int paused_sent = 0;
+  s->interrupted = 0;
+  s->model.stopped = 0;
+  while (s->state == TARGET_RUNNING) {
+    struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->ctl_fd, POLLIN, 0}};
+    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, 10);
+    if (r > 0 && (p[0].revents & POLLIN)) {
+      int fd = uvdb_accept(s->listen_fd);
+      if (fd >= 0)
+        uv__handshake(s, fd);
+    }
+    if (r > 0 && s->ctl_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      uint32_t type;
+      char buf[256];
+      if (uvdb_msg_recv(s->ctl_fd, &type, buf, sizeof(buf), NULL, NULL, 0) < 0)
+        uv__close_target(s); /* exec, or exiting: the rings stay mapped */
+    }
+    session_drain(s);
+    if (s->model.stopped) {
+      s->state = TARGET_STOPPED;
+      break;
+    }
+    int status;
+    pid_t w = waitpid(s->pid, &status, WNOHANG);
+    if (w == s->pid) {
+      uv__reap(s, status);
+      break;
+    }
+    if (s->interrupted && !paused_sent) {
+      paused_sent = 1;
+      if (s->probe_connected)
+        uvdb_msg_send(s->ctl_fd, UVDB_MSG_PAUSE, NULL, 0, -1);
+      else
+        uvdb_message("warning", "no probe in the target to pause it; still waiting for it to exit");
+    }
+  }
+  return 0;
+}
+
+int session_resume(struct session *s) {
+  if (s->state != TARGET_STOPPED)
+    return uvdb_error("the program is not stopped");
+  if (!s->probe_connected || uvdb_msg_send(s->ctl_fd, UVDB_MSG_RESUME, NULL, 0, -1) != 0)
+    return uvdb_error("lost the connection to the probe");
+  s->state = TARGET_RUNNING;
+  return 0;
+}
+
+void session_kill(struct session *s) {
+  if (s->state != TARGET_RUNNING && s->state != TARGET_STOPPED)
+    return;
+  kill(s->pid, SIGKILL);
+  int status;
+  while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  uv__reap(s, status);
+}
+
+static const char *const uv__stop_reasons[] = {"", "interrupt", "start", "interrupt"};
+
+void session_report_state(struct session *s, const char *command) {
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, command);
+    json_int(j, "pid", s->pid);
+    if (s->state == TARGET_EXITED) {
+      json_str(j, "state", "exited");
+      if (s->term_signal >= 0) {
+        json_null(j, "exit_code");
+        json_str(j, "signal", sigabbrev_np(s->term_signal));
+      } else {
+        json_int(j, "exit_code", s->exit_code);
+        json_null(j, "signal");
+      }
+    } else if (s->state == TARGET_STOPPED) {
+      json_str(j, "state", "stopped");
+      json_int(j, "loop", s->model.stop.loop_id);
+      json_str(j, "phase", phase_name(s->model.stop.phase));
+      json_uint(j, "iteration", s->model.stop.iteration);
+      json_str(j, "reason", uv__stop_reasons[s->model.stop.reason & 3]);
+      json_bool(j, "in_poll", s->model.stop.reason == UVDB_STOP_IN_POLL);
+    } else {
+      json_str(j, "state", "running");
+    }
+    json_uint(j, "events", s->model.events);
+    json_uint(j, "dropped", s->model.dropped);
+    json_end(j);
+    return;
+  }
+  if (s->state == TARGET_EXITED) {
+    if (s->term_signal >= 0)
+      printf("[process %d killed by signal SIG%s]\n", (int)s->pid, sigabbrev_np(s->term_signal));
+    else
+      printf("[process %d exited with code %d]\n", (int)s->pid, s->exit_code);
+  } else if (s->state == TARGET_STOPPED) {
+    const struct stop_info *st = &s->model.stop;
+    if (st->reason == UVDB_STOP_IN_POLL)
+      printf("Loop %d stopped in poll, waiting for events (iteration %llu)\n", st->loop_id,
+             (unsigned long long)st->iteration);
+    else
+      printf("Loop %d stopped before %s (iteration %llu, %s)\n", st->loop_id, phase_name(st->phase),
+             (unsigned long long)st->iteration, uv__stop_reasons[st->reason & 3]);
+  }
+  if (s->model.dropped)
+    printf("warning: %llu events were dropped (rings full)\n", (unsigned long long)s->model.dropped);
+  fflush(stdout);
+}

@@ -1,0 +1,138 @@
+/* The debugger's shared declarations: session, event model, output, and the
+ * command table every command family registers into. */
+#ifndef UVDB_DEBUGGER_H
+#define UVDB_DEBUGGER_H
+
+#include "../probes/wire.h"
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* ---- output: human text or one JSON object per line (out.c) ---- */
+struct json;
+extern int uvdb_json_mode;
+int uvdb_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));     /* returns -1 */
+void uvdb_message(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct json *json_begin(void); /* starts a top-level object */
+void json_end(struct json *j); /* closes it and prints the line */
+void json_obj(struct json *j, const char *key);
+void json_arr(struct json *j, const char *key);
+void json_close(struct json *j);
+void json_str(struct json *j, const char *key, const char *v);
+void json_int(struct json *j, const char *key, int64_t v);
+void json_uint(struct json *j, const char *key, uint64_t v);
+void json_num(struct json *j, const char *key, double v);
+void json_bool(struct json *j, const char *key, int v);
+void json_null(struct json *j, const char *key);
+
+/* ---- the event model: what the events say about each loop (model.c) ---- */
+#define UVDB_MAX_ORDER 16
+
+struct phase_stats {
+  uint64_t count, total, max; /* ticks */
+  uint64_t open_ts;
+  int open;
+};
+
+struct loop_model {
+  int seen;
+  uint16_t id;
+  uint64_t addr;
+  uint32_t tid, first_tid;
+  char thread[16];
+  uint64_t iterations, runs;
+  int running;   /* inside uv_run */
+  int iter_open;
+  uint64_t cur_iter;
+  struct phase_stats phase[UVDB_PHASE_COUNT];
+  int cur_order[UVDB_MAX_ORDER], ncur;
+  int last_order[UVDB_MAX_ORDER], nlast; /* the last complete iteration */
+};
+
+struct stop_info {
+  int loop_id;
+  int phase; /* -1: none */
+  uint32_t reason;
+  uint64_t iteration;
+};
+
+struct model {
+  struct loop_model loops[64];
+  uint64_t events, dropped;
+  int stopped; /* a STOPPED event arrived since the last resume */
+  struct stop_info stop;
+  int trace_phases;
+};
+
+struct uvdb_shm_header;
+void model_reset(struct model *m);
+void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb_ring *ring,
+                 const struct uvdb_shm_header *shm);
+int model_main_loop(const struct model *m, uint32_t pid);
+const char *phase_name(int phase);
+int phase_by_name(const char *name);
+const char *event_name(int type);
+double ticks_to_ns(const struct uvdb_shm_header *shm, uint64_t ticks);
+uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc);
+
+/* ---- the session: one target (session.c) ---- */
+enum target_state { TARGET_NONE, TARGET_RUNNING, TARGET_STOPPED, TARGET_EXITED };
+
+struct session {
+  char **argv; /* program and arguments, NULL-terminated */
+  int argc;
+  pid_t pid;
+  enum target_state state;
+  int exit_code, term_signal; /* after TARGET_EXITED: one of them is set (-1 the other) */
+  int listen_fd, ctl_fd;
+  char sock_path[256];
+  struct uvdb_shm_header *shm;
+  int probe_connected, libuv_found;
+  char probe_info[8192];
+  struct model model;
+  volatile sig_atomic_t interrupted;
+  int start_paused;
+  int batch;
+};
+
+extern struct session uvdb_session;
+
+int session_launch(struct session *s, int start_paused);
+int session_wait(struct session *s); /* until stopped or exited */
+int session_resume(struct session *s);
+void session_kill(struct session *s);
+void session_drain(struct session *s);
+void session_report_state(struct session *s, const char *command);
+const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap);
+
+/* ---- commands (commands.c and one file per family) ---- */
+struct uvdb_command {
+  const char *name;
+  int (*fn)(struct session *s, int argc, char **argv);
+  const char *usage;
+  const char *help;
+  const struct uvdb_command *sub; /* subcommand table, NULL-terminated */
+};
+
+extern const struct uvdb_command uvdb_info_commands[];
+extern const struct uvdb_command uvdb_trace_commands[];
+
+int cmd_run(struct session *s, int argc, char **argv);
+int cmd_start(struct session *s, int argc, char **argv);
+int cmd_continue(struct session *s, int argc, char **argv);
+int cmd_kill(struct session *s, int argc, char **argv);
+int cmd_quit(struct session *s, int argc, char **argv);
+int cmd_info(struct session *s, int argc, char **argv);
+int cmd_trace(struct session *s, int argc, char **argv);
+int cmd_help(struct session *s, int argc, char **argv);
+
+int uvdb_execute(struct session *s, const char *line); /* 0 ok, -1 failed, 1 quit */
+int uvdb_dispatch(struct session *s, const struct uvdb_command *table, const char *what, int argc, char **argv);
+const struct uvdb_command *uvdb_lookup(const struct uvdb_command *table, const char *word, int *ambiguous);
+char *uvdb_complete(const char *text, int state, const char *line_before);
+extern int uvdb_quit_requested;
+
+#endif

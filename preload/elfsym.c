@@ -1,0 +1,138 @@
+/* Reading ELF symbol tables of files mapped into the target.  Every offset
+ * is checked against the file's size: the file may be anything. */
+#define _GNU_SOURCE
+#include "elfsym.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int uv__in_file(const struct uvdb_elf *e, uint64_t off, uint64_t len) {
+  return off <= e->len && len <= e->len - off;
+}
+
+int uvdb_elf_open(struct uvdb_elf *e, const char *path) {
+  memset(e, 0, sizeof(*e));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+    close(fd);
+    return -1;
+  }
+  void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED)
+    return -1;
+  e->map = m;
+  e->len = (size_t)st.st_size;
+  const Elf64_Ehdr *eh = m;
+  if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+      eh->e_shentsize != sizeof(Elf64_Shdr) || !uv__in_file(e, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr))) {
+    uvdb_elf_close(e);
+    return -1;
+  }
+  const Elf64_Shdr *sh = (const Elf64_Shdr *)(e->map + eh->e_shoff);
+  for (unsigned i = 0; i < eh->e_shnum; i++) {
+    if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM)
+      continue;
+    if (sh[i].sh_link >= eh->e_shnum || sh[i].sh_entsize != sizeof(Elf64_Sym))
+      continue;
+    const Elf64_Shdr *str = &sh[sh[i].sh_link];
+    if (!uv__in_file(e, sh[i].sh_offset, sh[i].sh_size) || !uv__in_file(e, str->sh_offset, str->sh_size) ||
+        str->sh_size == 0)
+      continue;
+    if (sh[i].sh_type == SHT_SYMTAB) {
+      e->symtab = e->map + sh[i].sh_offset;
+      e->nsymtab = sh[i].sh_size / sizeof(Elf64_Sym);
+      e->symstr = (const char *)e->map + str->sh_offset;
+      e->symstr_len = str->sh_size;
+    } else {
+      e->dynsym = e->map + sh[i].sh_offset;
+      e->ndynsym = sh[i].sh_size / sizeof(Elf64_Sym);
+      e->dynstr = (const char *)e->map + str->sh_offset;
+      e->dynstr_len = str->sh_size;
+    }
+  }
+  return 0;
+}
+
+static void uv__scan(const Elf64_Sym *syms, size_t nsym, const char *str, size_t strlen_, int is_symtab,
+                     struct uvdb_elf_want *want, size_t n) {
+  for (size_t s = 0; s < nsym; s++) {
+    const Elf64_Sym *sym = &syms[s];
+    if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF || sym->st_name >= strlen_)
+      continue;
+    const char *name = str + sym->st_name;
+    size_t room = strlen_ - sym->st_name;
+    for (size_t w = 0; w < n; w++) {
+      if (want[w].value)
+        continue;
+      size_t wl = strlen(want[w].name);
+      if (wl < room && memcmp(name, want[w].name, wl + 1) == 0) {
+        want[w].value = sym->st_value;
+        want[w].size = sym->st_size;
+        want[w].from_symtab = is_symtab;
+      }
+    }
+  }
+}
+
+void uvdb_elf_find(const struct uvdb_elf *e, struct uvdb_elf_want *want, size_t n) {
+  for (size_t w = 0; w < n; w++)
+    want[w].value = want[w].size = 0;
+  if (e->symtab)
+    uv__scan(e->symtab, e->nsymtab, e->symstr, e->symstr_len, 1, want, n);
+  if (e->dynsym)
+    uv__scan(e->dynsym, e->ndynsym, e->dynstr, e->dynstr_len, 0, want, n);
+}
+
+void uvdb_elf_close(struct uvdb_elf *e) {
+  if (e->map)
+    munmap((void *)e->map, e->len);
+  memset(e, 0, sizeof(*e));
+}
+
+/* Only the encoding every x86-64 toolchain emits is accepted: eh_frame_ptr
+ * pcrel|sdata4, fde_count udata4, table datarel|sdata4.  FDEs are read with
+ * pc_begin pcrel|sdata4, and checked against the table before use. */
+int uvdb_eh_function_bounds(const uint8_t *hdr, uintptr_t pc, uintptr_t *start, uintptr_t *end) {
+  if (!hdr || hdr[0] != 1 || hdr[1] != 0x1b || hdr[2] != 0x03 || hdr[3] != 0x3b)
+    return -1;
+  uint32_t count;
+  memcpy(&count, hdr + 8, 4);
+  const uint8_t *table = hdr + 12;
+  uint32_t lo = 0, hi = count;
+  int32_t loc, fde_off;
+  while (lo < hi) { /* last entry with initial_loc <= pc */
+    uint32_t mid = lo + (hi - lo) / 2;
+    memcpy(&loc, table + (size_t)mid * 8, 4);
+    if ((uintptr_t)(hdr + loc) <= pc)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0)
+    return -1;
+  memcpy(&loc, table + (size_t)(lo - 1) * 8, 4);
+  memcpy(&fde_off, table + (size_t)(lo - 1) * 8 + 4, 4);
+  const uint8_t *fde = hdr + fde_off;
+  uint32_t len;
+  memcpy(&len, fde, 4);
+  if (len == 0xffffffffu || len < 16)
+    return -1;
+  int32_t pcrel;
+  uint32_t range;
+  memcpy(&pcrel, fde + 8, 4);
+  memcpy(&range, fde + 12, 4);
+  uintptr_t begin = (uintptr_t)(fde + 8) + pcrel;
+  if (begin != (uintptr_t)(hdr + loc) || pc >= begin + range)
+    return -1;
+  *start = begin;
+  *end = begin + range;
+  return 0;
+}

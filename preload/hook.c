@@ -1,0 +1,277 @@
+/* The hook engine: prologue relocation with Zydis, near stubs, patching.
+ * Runs at install time only (constructor or a stopped process): it may
+ * allocate and make syscalls; the code it writes runs on the hot path. */
+#define _GNU_SOURCE
+#include "hook.h"
+
+#include <Zydis/Zydis.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define NEAR_REGION_SIZE (64 * 1024)
+#define NEAR_MAX_REGIONS 16
+#define REL32_REACH ((int64_t)0x7fff0000)
+#define ABS_JMP_LEN 14 /* jmp [rip+0]; .quad target */
+
+struct near_region {
+  uint8_t *base;
+  size_t used;
+};
+
+static struct near_region uv__near_regions[NEAR_MAX_REGIONS];
+
+static int uv__within_rel32(const void *a, const void *b, size_t len) {
+  int64_t d1 = (int64_t)((uintptr_t)a - (uintptr_t)b);
+  int64_t d2 = (int64_t)((uintptr_t)a + len - (uintptr_t)b);
+  return d1 > -REL32_REACH && d1 < REL32_REACH && d2 > -REL32_REACH && d2 < REL32_REACH;
+}
+
+static int uv__set_prot(void *addr, size_t len, int prot) {
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
+  uintptr_t end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
+  return mprotect((void *)start, end - start, prot);
+}
+
+/* Map a fresh region in a gap of /proc/self/maps close to `near`. */
+static uint8_t *uv__map_near(const void *near) {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return NULL;
+  static char buf[256 * 1024];
+  size_t n = 0;
+  ssize_t r;
+  while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+    n += (size_t)r;
+  close(fd);
+  buf[n] = '\0';
+
+  uintptr_t target = (uintptr_t)near, best = 0, best_dist = UINTPTR_MAX;
+  uintptr_t prev_end = 0x10000; /* stay above vm.mmap_min_addr */
+  for (char *line = buf; line && *line;) {
+    char *nl = strchr(line, '\n');
+    uintptr_t lo, hi;
+    if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2) {
+      if (lo > prev_end && lo - prev_end >= NEAR_REGION_SIZE) {
+        /* candidates: the top and the bottom of the gap */
+        uintptr_t cand[2] = {lo - NEAR_REGION_SIZE, prev_end};
+        for (int i = 0; i < 2; i++) {
+          uintptr_t c = cand[i];
+          uintptr_t dist = c > target ? c - target : target - c;
+          if (uv__within_rel32((void *)c, near, NEAR_REGION_SIZE) && dist < best_dist)
+            best = c, best_dist = dist;
+        }
+      }
+      if (hi > prev_end)
+        prev_end = hi;
+    }
+    line = nl ? nl + 1 : NULL;
+  }
+  if (!best)
+    return NULL;
+  void *p = mmap((void *)best, NEAR_REGION_SIZE, PROT_READ | PROT_EXEC,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (p == MAP_FAILED)
+    return NULL;
+  if (p != (void *)best) { /* an old kernel ignored the flag */
+    munmap(p, NEAR_REGION_SIZE);
+    return NULL;
+  }
+  return p;
+}
+
+uint8_t *uvdb_hook_alloc_near(const void *near, size_t len) {
+  len = (len + 15) & ~(size_t)15;
+  for (int i = 0; i < NEAR_MAX_REGIONS; i++) {
+    struct near_region *r = &uv__near_regions[i];
+    if (!r->base) {
+      r->base = uv__map_near(near);
+      if (!r->base)
+        return NULL;
+    }
+    if (r->used + len <= NEAR_REGION_SIZE && uv__within_rel32(r->base + r->used, near, len)) {
+      uint8_t *p = r->base + r->used;
+      r->used += len;
+      return p;
+    }
+  }
+  return NULL;
+}
+
+static void uv__emit_abs_jmp(uint8_t *at, const void *to) {
+  static const uint8_t jmp_rip[6] = {0xff, 0x25, 0, 0, 0, 0};
+  memcpy(at, jmp_rip, sizeof(jmp_rip));
+  uint64_t dest = (uint64_t)(uintptr_t)to;
+  memcpy(at + 6, &dest, sizeof(dest));
+}
+
+static int uv__refuse(struct uvdb_hook *h, const char *fmt, const char *detail) {
+  snprintf(h->reason, sizeof(h->reason), fmt, detail);
+  return -1;
+}
+
+/* Does any direct branch in [target, target+size) land strictly inside the
+ * bytes we are about to replace?  Then patching would break that path. */
+static int uv__jumped_into(const struct uvdb_hook *h, const ZydisDecoder *dec, size_t stolen) {
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  for (size_t off = 0; off < h->size;) {
+    if (ZYAN_FAILED(ZydisDecoderDecodeFull(dec, h->target + off, h->size - off, &insn, ops))) {
+      off++;
+      continue;
+    }
+    if ((insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+        (insn.meta.category == ZYDIS_CATEGORY_COND_BR || insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
+         insn.meta.category == ZYDIS_CATEGORY_CALL)) {
+      ZyanU64 dest;
+      if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], (ZyanU64)(uintptr_t)(h->target + off), &dest)) &&
+          dest > (ZyanU64)(uintptr_t)h->target && dest < (ZyanU64)(uintptr_t)(h->target + stolen))
+        return 1;
+    }
+    off += insn.length;
+  }
+  return 0;
+}
+
+/* Re-encode one instruction for `at`, its relative operands made absolute. */
+static int uv__relocate(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops, uint64_t from,
+                        uint8_t *at, size_t room, size_t *out_len) {
+  if (!(insn->attributes & ZYDIS_ATTRIB_IS_RELATIVE)) {
+    memcpy(at, (const void *)(uintptr_t)from, insn->length);
+    *out_len = insn->length;
+    return 0;
+  }
+  ZydisEncoderRequest req;
+  if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(insn, ops, insn->operand_count_visible, &req)))
+    return -1;
+  for (ZyanU8 i = 0; i < req.operand_count; i++) {
+    const ZydisDecodedOperand *op = &ops[i];
+    ZyanU64 abs;
+    if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE && op->imm.is_relative) {
+      if (ZYAN_FAILED(ZydisCalcAbsoluteAddress(insn, op, from, &abs)))
+        return -1;
+      req.operands[i].imm.u = abs;
+    } else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY && op->mem.base == ZYDIS_REGISTER_RIP) {
+      if (ZYAN_FAILED(ZydisCalcAbsoluteAddress(insn, op, from, &abs)))
+        return -1;
+      req.operands[i].mem.displacement = (ZyanI64)abs;
+    }
+  }
+  if (insn->meta.category == ZYDIS_CATEGORY_COND_BR || insn->meta.category == ZYDIS_CATEGORY_UNCOND_BR) {
+    req.branch_type = ZYDIS_BRANCH_TYPE_NONE; /* let the encoder widen rel8 to rel32 */
+    req.branch_width = ZYDIS_BRANCH_WIDTH_NONE;
+  }
+  ZyanUSize len = room;
+  if (ZYAN_FAILED(ZydisEncoderEncodeInstructionAbsolute(&req, at, &len, (ZyanU64)(uintptr_t)at)))
+    return -1;
+  *out_len = len;
+  return 0;
+}
+
+int uvdb_hook_prepare(struct uvdb_hook *h) {
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  h->reason[0] = '\0';
+  if (!h->target)
+    return uv__refuse(h, "%s", "no address");
+  if (h->size < 5)
+    return uv__refuse(h, "function too short to patch (%s bytes < 5)", h->size ? "fewer" : "unknown size,");
+
+  /* Decode whole instructions until a rel32 jmp fits. */
+  ZydisDecodedInstruction insn[UVDB_HOOK_MAX_STOLEN];
+  ZydisDecodedOperand ops[UVDB_HOOK_MAX_STOLEN][ZYDIS_MAX_OPERAND_COUNT];
+  size_t n = 0, stolen = 0;
+  while (stolen < 5) {
+    if (stolen >= h->size)
+      return uv__refuse(h, "function too short to patch (%s)", "ends within 5 bytes");
+    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, h->target + stolen, h->size - stolen, &insn[n], ops[n])))
+      return uv__refuse(h, "cannot decode prologue%s", "");
+    const ZydisDecodedInstruction *i = &insn[n];
+    if (i->meta.category == ZYDIS_CATEGORY_RET || i->meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
+        i->meta.category == ZYDIS_CATEGORY_INTERRUPT)
+      return uv__refuse(h, "function too short to patch (%s within 5 bytes)", "control leaves");
+    if ((i->attributes & ZYDIS_ATTRIB_IS_RELATIVE) &&
+        (i->mnemonic == ZYDIS_MNEMONIC_LOOP || i->mnemonic == ZYDIS_MNEMONIC_LOOPE ||
+         i->mnemonic == ZYDIS_MNEMONIC_LOOPNE || i->mnemonic == ZYDIS_MNEMONIC_JRCXZ ||
+         i->mnemonic == ZYDIS_MNEMONIC_JECXZ || i->mnemonic == ZYDIS_MNEMONIC_XBEGIN))
+      return uv__refuse(h, "prologue holds %s, which has no rel32 form", ZydisMnemonicGetString(i->mnemonic));
+    stolen += i->length;
+    n++;
+  }
+  if (stolen > UVDB_HOOK_MAX_STOLEN)
+    return uv__refuse(h, "prologue too long%s", "");
+  if (uv__jumped_into(h, &dec, stolen))
+    return uv__refuse(h, "a branch in the function lands inside the first %s bytes", "5");
+
+  /* stub: jmp to replacement; trampoline: relocated prologue, jmp back */
+  size_t tramp_room = n * 16 + ABS_JMP_LEN;
+  uint8_t *mem = uvdb_hook_alloc_near(h->target, ABS_JMP_LEN + tramp_room);
+  if (!mem)
+    return uv__refuse(h, "no executable memory within 2 GB of the function%s", "");
+  if (uv__set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_WRITE) != 0)
+    return uv__refuse(h, "mprotect: %s", strerror(errno));
+  uint8_t *stub = mem, *tramp = mem + 16;
+  uv__emit_abs_jmp(stub, h->replacement);
+  size_t out = 0, from = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t len;
+    if (uv__relocate(&insn[k], ops[k], (uint64_t)(uintptr_t)(h->target + from), tramp + out, tramp_room - out,
+                     &len) != 0) {
+      uv__set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_EXEC);
+      return uv__refuse(h, "cannot relocate %s", ZydisMnemonicGetString(insn[k].mnemonic));
+    }
+    out += len;
+    from += insn[k].length;
+  }
+  uv__emit_abs_jmp(tramp + out, h->target + stolen);
+  uv__set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_EXEC);
+
+  memcpy(h->saved, h->target, stolen);
+  h->stolen = stolen;
+  h->stub = stub;
+  h->trampoline = tramp;
+  *h->original = tramp;
+  return 0;
+}
+
+static int uv__write_code(uint8_t *at, const uint8_t *bytes, size_t len) {
+  if (uv__set_prot(at, len, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+    return -1;
+  memcpy(at, bytes, len);
+  __builtin___clear_cache((char *)at, (char *)at + len);
+  return uv__set_prot(at, len, PROT_READ | PROT_EXEC);
+}
+
+int uvdb_hook_install(struct uvdb_hook *h) {
+  if (h->installed)
+    return 0;
+  if (!h->stub) {
+    snprintf(h->reason, sizeof(h->reason), "not prepared");
+    return -1;
+  }
+  uint8_t patch[UVDB_HOOK_MAX_STOLEN];
+  memset(patch, 0xcc, sizeof(patch)); /* int3 in the bytes no one may reach */
+  int32_t rel = (int32_t)((intptr_t)h->stub - (intptr_t)(h->target + 5));
+  patch[0] = 0xe9;
+  memcpy(patch + 1, &rel, sizeof(rel));
+  if (uv__write_code(h->target, patch, h->stolen) != 0) {
+    snprintf(h->reason, sizeof(h->reason), "cannot write code: %s", strerror(errno));
+    return -1;
+  }
+  h->installed = 1;
+  return 0;
+}
+
+int uvdb_hook_remove(struct uvdb_hook *h) {
+  if (!h->installed)
+    return 0;
+  if (uv__write_code(h->target, h->saved, h->stolen) != 0)
+    return -1;
+  h->installed = 0;
+  return 0;
+}

@@ -1,0 +1,168 @@
+/* Finds libuv among the loaded objects.  Named functions come from .symtab
+ * (Node, static builds); a stripped libuv.so.1 is read through the order of
+ * uv_run's direct calls, verified against the known pattern of its version. */
+#define _GNU_SOURCE
+#include "locate.h"
+
+#include "elfsym.h"
+#include <Zydis/Zydis.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const uv__fn_names[UVDB_FN_COUNT] = {
+    "uv_run", "uv__run_timers", "uv__run_idle", "uv__run_prepare", "uv__io_poll", "uv__run_check",
+};
+
+size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max) {
+  ZydisDecoder dec;
+  ZydisDecodedInstruction insn;
+  ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+  size_t n = 0;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  for (size_t off = 0; off < size && n < max;) {
+    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, start + off, size - off, &insn, ops))) {
+      off++;
+      continue;
+    }
+    ZyanU64 dest;
+    if (insn.mnemonic == ZYDIS_MNEMONIC_CALL && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+        ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], (ZyanU64)(uintptr_t)(start + off), &dest)))
+      out[n++] = (uintptr_t)dest;
+    off += insn.length;
+  }
+  return n;
+}
+
+/* libuv 1.44's uv_run calls, in order: uv__hrtime, uv__run_timers,
+ * uv__run_pending, uv__run_idle, uv__run_prepare, uv__backend_timeout,
+ * uv__io_poll, uv__run_pending, uv__metrics_update_idle_time, uv__run_check
+ * (measured on Debian's libuv_a.a, whose symbols name them). */
+static int uv__match_144(struct uvdb_libuv *lib) {
+  uintptr_t c[16];
+  const struct uvdb_located_fn *run = &lib->fn[UVDB_FN_UV_RUN];
+  size_t n = uvdb_direct_calls((const uint8_t *)run->addr, run->size, c, 16);
+  if (n < 10 || c[2] != c[7])
+    return -1;
+  for (int i = 0; i < 10; i++)
+    for (int j = i + 1; j < 10; j++)
+      if (c[i] == c[j] && !(i == 2 && j == 7))
+        return -1;
+  static const struct {
+    enum uvdb_fn fn;
+    int call;
+    const char *how;
+  } map[] = {
+      {UVDB_FN_RUN_TIMERS, 1, "call 2 of uv_run (libuv 1.44 pattern)"},
+      {UVDB_FN_RUN_IDLE, 3, "call 4 of uv_run (libuv 1.44 pattern)"},
+      {UVDB_FN_RUN_PREPARE, 4, "call 5 of uv_run (libuv 1.44 pattern)"},
+      {UVDB_FN_IO_POLL, 6, "call 7 of uv_run (libuv 1.44 pattern)"},
+      {UVDB_FN_RUN_CHECK, 9, "call 10 of uv_run (libuv 1.44 pattern)"},
+  };
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+    struct uvdb_located_fn *f = &lib->fn[map[i].fn];
+    uintptr_t s, e;
+    f->addr = c[map[i].call];
+    f->how = map[i].how;
+    f->size = uvdb_eh_function_bounds(lib->eh_frame_hdr, f->addr, &s, &e) == 0 && s == f->addr ? e - s : 0;
+  }
+  return 0;
+}
+
+struct uv__search {
+  struct uvdb_libuv *lib;
+  int found;
+};
+
+static const uint8_t *uv__eh_frame_hdr(struct dl_phdr_info *info) {
+  for (int i = 0; i < info->dlpi_phnum; i++)
+    if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
+      return (const uint8_t *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+  return NULL;
+}
+
+static int uv__visit(struct dl_phdr_info *info, size_t sz, void *data) {
+  (void)sz;
+  struct uv__search *s = data;
+  char path[512];
+  if (info->dlpi_name && info->dlpi_name[0]) {
+    if (strstr(info->dlpi_name, "libuvdb-probe") || strstr(info->dlpi_name, "linux-vdso"))
+      return 0;
+    snprintf(path, sizeof(path), "%s", info->dlpi_name);
+  } else {
+    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0)
+      return 0;
+    path[n] = '\0';
+  }
+  struct uvdb_elf elf;
+  if (uvdb_elf_open(&elf, path) != 0)
+    return 0;
+  enum { WANT_VERSION = UVDB_FN_COUNT, WANT_METRICS_INFO, WANT_COUNT };
+  struct uvdb_elf_want want[WANT_COUNT];
+  for (int i = 0; i < UVDB_FN_COUNT; i++)
+    want[i].name = uv__fn_names[i];
+  want[WANT_VERSION].name = "uv_version";
+  want[WANT_METRICS_INFO].name = "uv_metrics_info";
+  uvdb_elf_find(&elf, want, WANT_COUNT);
+  uvdb_elf_close(&elf);
+  if (!want[UVDB_FN_UV_RUN].value)
+    return 0;
+
+  struct uvdb_libuv *lib = s->lib;
+  s->found = 1;
+  snprintf(lib->path, sizeof(lib->path), "%s", path);
+  lib->bias = info->dlpi_addr;
+  lib->eh_frame_hdr = uv__eh_frame_hdr(info);
+  const char *version_note = "";
+  if (want[WANT_VERSION].value) {
+    lib->version = ((unsigned (*)(void))(info->dlpi_addr + want[WANT_VERSION].value))();
+  } else {
+    /* A static link may leave version.o out; uv-common.o is always in, and
+     * gained uv_metrics_info in 1.45, when timers moved to the iteration's end. */
+    lib->version = want[WANT_METRICS_INFO].value ? 0x012d00 : 0x012c00;
+    lib->version_inferred = 1;
+    version_note = want[WANT_METRICS_INFO].value ? "; uv_version not linked, >= 1.45 inferred from uv_metrics_info"
+                                                 : "; uv_version not linked, <= 1.44 inferred (no uv_metrics_info)";
+  }
+  int named = 0;
+  for (int i = 0; i < UVDB_FN_COUNT; i++) {
+    struct uvdb_located_fn *f = &lib->fn[i];
+    f->name = uv__fn_names[i];
+    if (want[i].value) {
+      f->addr = info->dlpi_addr + want[i].value;
+      f->size = want[i].size;
+      f->how = want[i].from_symtab ? ".symtab" : ".dynsym";
+      named += i != UVDB_FN_UV_RUN;
+    }
+  }
+  const char *kind = want[UVDB_FN_UV_RUN].from_symtab ? ".symtab" : ".dynsym";
+  if (named == UVDB_FN_COUNT - 1) {
+    snprintf(lib->how, sizeof(lib->how), "%s of %s%s", kind, path, version_note);
+  } else if ((lib->version >> 8) == 0x012c && uv__match_144(lib) == 0) {
+    snprintf(lib->how, sizeof(lib->how), "%s of %s; internal phase functions by uv_run's calls%s", kind, path,
+             version_note);
+  } else {
+    snprintf(lib->how, sizeof(lib->how),
+             "%s of %s; internal phase functions unnamed and libuv %u.%u.%u's call pattern unknown", kind, path,
+             lib->version >> 16, (lib->version >> 8) & 0xff, lib->version & 0xff);
+  }
+  return 1;
+}
+
+int uvdb_locate_libuv(struct uvdb_libuv *lib) {
+  memset(lib, 0, sizeof(*lib));
+  for (int i = 0; i < UVDB_FN_COUNT; i++)
+    lib->fn[i].name = uv__fn_names[i];
+  struct uv__search s = {lib, 0};
+  dl_iterate_phdr(uv__visit, &s);
+  if (!s.found) {
+    char exe[256];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    snprintf(lib->how, sizeof(lib->how), "no libuv found in %s or its libraries (no uv_run defined)", exe);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+/* Finding libuv in the process: which object holds it, its version, and the
+ * addresses of the functions the loop probes hook. */
+#ifndef UVDB_LOCATE_H
+#define UVDB_LOCATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum uvdb_fn {
+  UVDB_FN_UV_RUN,
+  UVDB_FN_RUN_TIMERS,
+  UVDB_FN_RUN_IDLE,
+  UVDB_FN_RUN_PREPARE,
+  UVDB_FN_IO_POLL,
+  UVDB_FN_RUN_CHECK,
+  UVDB_FN_COUNT
+};
+
+struct uvdb_located_fn {
+  const char *name;
+  uintptr_t addr; /* 0: not found */
+  size_t size;
+  const char *how; /* ".symtab", ".dynsym", "call 3 of uv_run (1.44 pattern)" */
+};
+
+struct uvdb_libuv {
+  char path[512];
+  uintptr_t bias;
+  const uint8_t *eh_frame_hdr;
+  unsigned version; /* UV_VERSION_HEX: 0x012c02 for 1.44.2 */
+  int version_inferred; /* uv_version absent: only major.minor is known */
+  char how[256];    /* how libuv was found, or why not */
+  struct uvdb_located_fn fn[UVDB_FN_COUNT];
+};
+
+/* 0 when libuv is found (fn[] filled as far as possible), -1 otherwise. */
+int uvdb_locate_libuv(struct uvdb_libuv *lib);
+
+/* Direct call targets of the code in [start, start+size), in address order. */
+size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max);
+
+#endif

@@ -1,0 +1,233 @@
+/* The probe's life: the constructor finds libuv, meets the debugger, installs
+ * the hooks while the process has one thread, then an agent thread serves
+ * commands until the debugger goes away, when the probe resumes and goes quiet. */
+#define _GNU_SOURCE
+#include "probe.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct uvdb_probe_state uvdb_probe = {.sock = -1};
+__thread struct uvdb_thread uvdb_self __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t uv__ring_key;
+
+static uint64_t uv__mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void uv__ring_retire(void *ring) {
+  struct uvdb_ring *r = ring;
+  atomic_store_explicit(&r->state, UVDB_RING_RETIRED, memory_order_release);
+}
+
+/* First event of a thread: claim a free ring (the reader frees retired ones). */
+struct uvdb_ring *uvdb_ring_claim(void) {
+  if (!uvdb_probe.shm)
+    return NULL;
+  for (unsigned i = 0; i < UVDB_MAX_RINGS; i++) {
+    struct uvdb_ring *r = uvdb_shm_ring(uvdb_probe.shm, i);
+    uint32_t expected = UVDB_RING_FREE;
+    if (!atomic_compare_exchange_strong(&r->state, &expected, UVDB_RING_CLAIMING))
+      continue;
+    r->tid = (uint32_t)syscall(SYS_gettid);
+    memset(r->thread_name, 0, sizeof(r->thread_name));
+    pthread_getname_np(pthread_self(), r->thread_name, sizeof(r->thread_name));
+    r->tail_cache = atomic_load(&r->tail);
+    atomic_store_explicit(&r->state, UVDB_RING_LIVE, memory_order_release);
+    uvdb_self.ring = r;
+    pthread_setspecific(uv__ring_key, r);
+    return r;
+  }
+  atomic_fetch_add(&uvdb_probe.shm->rings_exhausted, 1);
+  return NULL;
+}
+
+static void uv__clock_update(int first) {
+  struct uvdb_clock *c = &uvdb_probe.shm->clock;
+  uint64_t tsc = uvdb_now(), ns = uv__mono_ns();
+  atomic_fetch_add(&c->seq, 1);
+  if (first)
+    c->tsc0 = tsc, c->ns0 = ns;
+  c->tsc1 = tsc, c->ns1 = ns;
+  atomic_fetch_add(&c->seq, 1);
+}
+
+static int uv__shm_create(void) {
+  int fd = memfd_create("uvdb-rings", MFD_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  if (ftruncate(fd, (off_t)UVDB_SHM_SIZE) != 0) {
+    close(fd);
+    return -1;
+  }
+  void *m = mmap(NULL, UVDB_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (m == MAP_FAILED) {
+    close(fd);
+    return -1;
+  }
+  struct uvdb_shm_header *h = m;
+  h->magic = UVDB_SHM_MAGIC;
+  h->version = UVDB_PROTOCOL_VERSION;
+  h->nrings = UVDB_MAX_RINGS;
+  h->ring_records = UVDB_RING_RECORDS;
+  h->record_size = sizeof(struct uvdb_record);
+  uvdb_probe.shm = h;
+  uv__clock_update(1);
+  return fd;
+}
+
+/* What `info probe` shows: key=value lines. */
+static size_t uv__describe(char *buf, size_t cap, int found, const struct uvdb_hook *hooks, size_t nhooks) {
+  const struct uvdb_libuv *lib = &uvdb_probe.lib;
+  char exe[512];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  size_t off = (size_t)snprintf(buf, cap,
+                                "protocol=%d\nprobe_version=%s\npid=%d\nexe=%s\nlibuv=%s\nlibuv_how=%s\nclock=tsc\n"
+                                "kick_signal=%d\n",
+                                UVDB_PROTOCOL_VERSION, UVDB_VERSION_STRING, getpid(), exe, found ? "found" : "none",
+                                lib->how, uvdb_probe.kick_signal);
+  if (found && off < cap) {
+    unsigned major = lib->version >> 16, minor = (lib->version >> 8) & 0xff, patch = lib->version & 0xff;
+    if (lib->version_inferred)
+      off += (size_t)snprintf(buf + off, cap - off, "libuv_version=%s%u.%u\n",
+                              lib->version >= 0x012d00 ? ">=" : "<=", major, minor);
+    else
+      off += (size_t)snprintf(buf + off, cap - off, "libuv_version=%u.%u.%u\n", major, minor, patch);
+    if (off < cap)
+      off += (size_t)snprintf(buf + off, cap - off, "libuv_path=%s\n", lib->path);
+  }
+  for (size_t i = 0; i < nhooks && off < cap; i++) {
+    const struct uvdb_hook *h = &hooks[i];
+    const struct uvdb_located_fn *fn = &lib->fn[i];
+    off += (size_t)snprintf(buf + off, cap - off, "hook=%s\t%s\t0x%lx\t%s\t%s\n", h->name,
+                            h->installed ? "installed" : "refused", (unsigned long)fn->addr,
+                            fn->how ? fn->how : "-", h->installed ? "-" : h->reason);
+  }
+  return off < cap ? off : cap - 1;
+}
+
+static void uv__agent_handle(uint32_t type) {
+  switch (type) {
+  case UVDB_MSG_PAUSE:
+    uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_INTERRUPT);
+    break;
+  case UVDB_MSG_RESUME:
+    uvdb_resume_all();
+    break;
+  default:
+    break;
+  }
+}
+
+/* Serve the debugger; when it goes away, resume and go quiet. */
+static void *uv__agent(void *arg) {
+  (void)arg;
+  for (;;) {
+    uint32_t type;
+    char buf[256];
+    int r = uvdb_msg_recv(uvdb_probe.sock, &type, buf, sizeof(buf), NULL, NULL, 100);
+    uv__clock_update(0);
+    if (r == 0)
+      continue; /* timeout */
+    if (r < 0)
+      break;
+    uv__agent_handle(type);
+  }
+  atomic_store(&uvdb_probe.active, 0);
+  uvdb_resume_all();
+  close(uvdb_probe.sock);
+  uvdb_probe.sock = -1;
+  return NULL;
+}
+
+static void uv__atfork_child(void) {
+  /* The rings are shared with the parent's debugger: a forked child must not write them. */
+  atomic_store(&uvdb_probe.active, 0);
+  atomic_store(&uvdb_probe.attention, 0);
+  uvdb_self.ring = NULL;
+}
+
+static void uv__start_agent(void) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* the target's signals are not ours */
+  pthread_t t;
+  if (pthread_create(&t, NULL, uv__agent, NULL) == 0) {
+    pthread_setname_np(t, "uvdb-agent");
+    pthread_detach(t);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static int uv__for_us(void) {
+  const char *pid = getenv("UVDB_PID"), *sock = getenv("UVDB_SOCK");
+  return pid && sock && strtol(pid, NULL, 10) == getpid();
+}
+
+__attribute__((constructor)) static void uv__probe_init(void) {
+  if (!uv__for_us())
+    return; /* a child, or a process nobody is debugging: stay out of the way */
+  int found = uvdb_locate_libuv(&uvdb_probe.lib) == 0;
+  size_t nhooks = 0;
+  struct uvdb_hook *hooks = found ? uvdb_loop_hooks(&nhooks) : NULL;
+  for (size_t i = 0; i < nhooks; i++)
+    if (!hooks[i].target)
+      snprintf(hooks[i].reason, sizeof(hooks[i].reason), "not found (no symbol, no known call pattern)");
+    else
+      uvdb_hook_prepare(&hooks[i]);
+
+  int sock = uvdb_connect(getenv("UVDB_SOCK"));
+  if (sock < 0)
+    return;
+  int shm_fd = found ? uv__shm_create() : -1;
+  if (found) {
+    pthread_key_create(&uv__ring_key, uv__ring_retire);
+    uvdb_safepoint_init();
+  }
+  /* Install before saying hello, so the report is the truth; the process
+   * still has one thread, and nothing runs until the debugger says go. */
+  for (size_t i = 0; i < nhooks; i++)
+    if (hooks[i].stub && uvdb_hook_install(&hooks[i]) == 0)
+      continue;
+  static char info[8192];
+  size_t len = uv__describe(info, sizeof(info), found, hooks, nhooks);
+  if (uvdb_msg_send(sock, UVDB_MSG_HELLO, info, len, shm_fd) != 0)
+    goto quiet;
+  if (shm_fd >= 0)
+    close(shm_fd);
+  shm_fd = -1;
+
+  uint32_t type;
+  char reply[512];
+  int r = uvdb_msg_recv(sock, &type, reply, sizeof(reply), NULL, NULL, 10000);
+  if (r <= 0 || type != UVDB_MSG_WELCOME || !found)
+    goto quiet;
+  if (strstr(reply, "start_paused=1"))
+    uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
+  uvdb_probe.sock = sock;
+  pthread_atfork(NULL, NULL, uv__atfork_child);
+  atomic_store(&uvdb_probe.active, 1);
+  uv__start_agent();
+  return;
+
+quiet:
+  for (size_t i = 0; i < nhooks; i++)
+    uvdb_hook_remove(&hooks[i]);
+  if (shm_fd >= 0)
+    close(shm_fd);
+  close(sock);
+}

@@ -1,0 +1,85 @@
+/* The probe's internal surface: global state, hot-path emission, safepoints.
+ * Everything here is shared by preload/ (mechanism) and probes/ (hooks). */
+#ifndef UVDB_PROBE_H
+#define UVDB_PROBE_H
+
+#include "../probes/ring.h"
+#include "hook.h"
+#include "locate.h"
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define uvdb_likely(x) __builtin_expect(!!(x), 1)
+#define uvdb_unlikely(x) __builtin_expect(!!(x), 0)
+
+#define UVDB_MAX_LOOPS 64
+
+/* A loop the probe has seen run, kept for the life of the process. */
+struct uvdb_loop {
+  _Atomic(void *) loop;
+  uint16_t id;                 /* 1-based, in order of first uv_run */
+  _Atomic uint32_t tid;        /* thread now running it */
+  _Atomic int phase;           /* current phase, -1 between phases */
+  _Atomic uint64_t iterations; /* completed and current */
+};
+
+struct uvdb_probe_state {
+  _Atomic int active;    /* hooks emit only while a debugger listens */
+  _Atomic int attention; /* non-zero: safepoints take the slow path */
+  _Atomic int pause_req; /* park loops of pause_tid at the next safepoint */
+  _Atomic uint32_t pause_tid;
+  _Atomic uint32_t pause_reason;
+  _Atomic uint32_t resume_seq; /* futex word: bumped to release parked loops */
+  _Atomic uint32_t parked;     /* loops parked now */
+  struct uvdb_shm_header *shm;
+  int sock;
+  int kick_signal;
+  struct uvdb_libuv lib;
+  struct uvdb_loop loops[UVDB_MAX_LOOPS];
+};
+
+extern struct uvdb_probe_state uvdb_probe;
+
+/* Per-thread state; initial-exec TLS keeps the hot path free of calls. */
+struct uvdb_thread {
+  struct uvdb_ring *ring;
+  int in_emit;  /* a signal handler must not write the ring now */
+  int in_poll;  /* inside uv__io_poll: the kick signal may park here */
+};
+extern __thread struct uvdb_thread uvdb_self __attribute__((tls_model("initial-exec")));
+
+struct uvdb_ring *uvdb_ring_claim(void);
+
+static inline uint64_t uvdb_now(void) {
+  return __builtin_ia32_rdtsc();
+}
+
+static inline void uvdb_emit_at(uint64_t ts, uint16_t type, const struct uvdb_loop *l, uint32_t a32,
+                                uint64_t arg) {
+  if (uvdb_unlikely(!atomic_load_explicit(&uvdb_probe.active, memory_order_relaxed)))
+    return;
+  struct uvdb_ring *r = uvdb_self.ring;
+  if (uvdb_unlikely(!r) && !(r = uvdb_ring_claim()))
+    return;
+  uvdb_self.in_emit = 1;
+  uvdb_ring_push(r, ts, type, l->id, a32, (uint64_t)(uintptr_t)atomic_load_explicit(&l->loop, memory_order_relaxed),
+                 arg);
+  uvdb_self.in_emit = 0;
+}
+
+/* Loop registry and safepoints (preload/safepoint.c). */
+struct uvdb_loop *uvdb_loop_get(void *loop);
+void uvdb_safepoint_slow(struct uvdb_loop *l);
+static inline void uvdb_safepoint(struct uvdb_loop *l) {
+  if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)))
+    uvdb_safepoint_slow(l);
+}
+void uvdb_request_pause(uint32_t tid, uint32_t reason);
+void uvdb_resume_all(void);
+int uvdb_safepoint_init(void);
+
+/* The loop probes (probes/loop.c). */
+struct uvdb_hook *uvdb_loop_hooks(size_t *n);
+
+#endif

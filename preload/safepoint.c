@@ -1,0 +1,158 @@
+/* Safepoints: where a loop thread may be parked (between phases, or blocked
+ * in epoll_wait, reached by a kick signal), and the registry of loops. */
+#define _GNU_SOURCE
+#include "probe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static __thread uint32_t uv__tid __attribute__((tls_model("initial-exec")));
+
+static uint32_t uv__gettid(void) {
+  if (!uv__tid)
+    uv__tid = (uint32_t)syscall(SYS_gettid);
+  return uv__tid;
+}
+
+struct uvdb_loop *uvdb_loop_get(void *loop) {
+  uint32_t tid = uv__gettid();
+  for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
+    struct uvdb_loop *l = &uvdb_probe.loops[i];
+    void *cur = atomic_load_explicit(&l->loop, memory_order_acquire);
+    if (cur == loop) {
+      if (atomic_load_explicit(&l->tid, memory_order_relaxed) != tid)
+        atomic_store_explicit(&l->tid, tid, memory_order_relaxed);
+      return l;
+    }
+    if (cur == NULL) {
+      void *expected = NULL;
+      if (!atomic_compare_exchange_strong(&l->loop, &expected, loop)) {
+        if (expected == loop)
+          return l;
+        continue;
+      }
+      l->id = (uint16_t)(i + 1);
+      atomic_store(&l->phase, -1);
+      atomic_store(&l->tid, tid);
+      uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_SEEN, l, l->id, tid);
+      return l;
+    }
+  }
+  return NULL;
+}
+
+static long uv__futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts) {
+  return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+/* Park this loop thread until resumed or the debugger goes away. */
+static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase) {
+  uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
+  uint64_t iter = atomic_load_explicit(&l->iterations, memory_order_relaxed);
+  uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter);
+  atomic_fetch_add(&uvdb_probe.parked, 1);
+  struct timespec ts = {0, 200 * 1000 * 1000};
+  while (atomic_load(&uvdb_probe.resume_seq) == seq && atomic_load(&uvdb_probe.active))
+    uv__futex(&uvdb_probe.resume_seq, FUTEX_WAIT_PRIVATE, seq, &ts);
+  atomic_fetch_sub(&uvdb_probe.parked, 1);
+  uvdb_emit_at(uvdb_now(), UVDB_EV_RESUMED, l, 0, iter);
+}
+
+static int uv__wants_pause(struct uvdb_loop *l) {
+  return atomic_load(&uvdb_probe.pause_req) &&
+         atomic_load(&uvdb_probe.pause_tid) == atomic_load_explicit(&l->tid, memory_order_relaxed);
+}
+
+void uvdb_safepoint_slow(struct uvdb_loop *l) {
+  if (!uv__wants_pause(l))
+    return;
+  atomic_store(&uvdb_probe.pause_req, 0);
+  atomic_store(&uvdb_probe.attention, 0);
+  uv__park(l, atomic_load(&uvdb_probe.pause_reason), atomic_load_explicit(&l->phase, memory_order_relaxed));
+}
+
+/* The kick: a loop blocked in epoll_wait reaches no safepoint by itself. */
+static void uv__kick_handler(int sig, siginfo_t *si, void *uc) {
+  (void)sig, (void)si, (void)uc;
+  int saved = errno;
+  for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
+    struct uvdb_loop *l = &uvdb_probe.loops[i];
+    if (!atomic_load(&l->loop))
+      break;
+    if (uvdb_self.in_poll && !uvdb_self.in_emit && atomic_load(&l->tid) == uv__tid && uv__wants_pause(l)) {
+      atomic_store(&uvdb_probe.pause_req, 0);
+      atomic_store(&uvdb_probe.attention, 0);
+      uv__park(l, UVDB_STOP_IN_POLL, UVDB_PHASE_POLL);
+      break;
+    }
+  }
+  errno = saved;
+}
+
+/* Is the thread blocked in an epoll wait right now?  /proc says which
+ * system call it sleeps in. */
+static int uv__in_epoll_wait(uint32_t tid) {
+  char path[64], buf[64];
+  snprintf(path, sizeof(path), "/proc/self/task/%u/syscall", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  long nr = strtol(buf, NULL, 10);
+  return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */;
+}
+
+void uvdb_request_pause(uint32_t tid, uint32_t reason) {
+  atomic_store(&uvdb_probe.pause_tid, tid);
+  atomic_store(&uvdb_probe.pause_reason, reason);
+  atomic_store(&uvdb_probe.pause_req, 1);
+  atomic_store(&uvdb_probe.attention, 1);
+  if (!uvdb_probe.kick_signal)
+    return;
+  for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
+    struct uvdb_loop *l = &uvdb_probe.loops[i];
+    if (!atomic_load(&l->loop))
+      break;
+    if (atomic_load(&l->tid) == tid && atomic_load(&l->phase) == UVDB_PHASE_POLL && uv__in_epoll_wait(tid))
+      syscall(SYS_tgkill, getpid(), tid, uvdb_probe.kick_signal);
+  }
+}
+
+void uvdb_resume_all(void) {
+  atomic_store(&uvdb_probe.pause_req, 0);
+  atomic_store(&uvdb_probe.attention, 0);
+  atomic_fetch_add(&uvdb_probe.resume_seq, 1);
+  uv__futex(&uvdb_probe.resume_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+/* A realtime signal nobody in the target handles; none found: no kick, and
+ * a loop blocked in poll is paused when its next event arrives. */
+int uvdb_safepoint_init(void) {
+  for (int sig = SIGRTMIN + 6; sig <= SIGRTMAX - 4; sig++) {
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
+      continue;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = uv__kick_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) == 0) {
+      uvdb_probe.kick_signal = sig;
+      return 0;
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,47 @@
+/* The ring protocol, both ends: the probe's writer (hot path: no locks, no
+ * syscalls, drop and count when full) and the debugger's reader. */
+#ifndef UVDB_RING_H
+#define UVDB_RING_H
+
+#include "wire.h"
+
+#define UVDB_RING_MASK (UVDB_RING_RECORDS - 1)
+
+/* Writer: called only by the ring's own thread. Returns 0, or -1 if dropped. */
+static inline int uvdb_ring_push(struct uvdb_ring *r, uint64_t ts, uint16_t type, uint16_t loop_id,
+                                 uint32_t a32, uint64_t loop, uint64_t arg) {
+  uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+  if (head - r->tail_cache >= UVDB_RING_RECORDS) {
+    r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (head - r->tail_cache >= UVDB_RING_RECORDS) {
+      atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+      return -1;
+    }
+  }
+  struct uvdb_record *rec = &r->rec[head & UVDB_RING_MASK];
+  rec->ts = ts;
+  rec->type = type;
+  rec->loop_id = loop_id;
+  rec->a32 = a32;
+  rec->loop = loop;
+  rec->arg = arg;
+  atomic_store_explicit(&r->head, head + 1, memory_order_release);
+  return 0;
+}
+
+/* Reader: copies up to max records out, returns how many. */
+static inline unsigned uvdb_ring_pop(struct uvdb_ring *r, struct uvdb_record *out, unsigned max) {
+  uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+  uint64_t n = head - tail;
+  if (n > UVDB_RING_RECORDS) /* a corrupt or hostile ring: resynchronise */
+    tail = head - UVDB_RING_RECORDS, n = UVDB_RING_RECORDS;
+  if (n > max)
+    n = max;
+  for (uint64_t i = 0; i < n; i++)
+    out[i] = r->rec[(tail + i) & UVDB_RING_MASK];
+  atomic_store_explicit(&r->tail, tail + n, memory_order_release);
+  return (unsigned)n;
+}
+
+#endif

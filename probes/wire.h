@@ -1,0 +1,110 @@
+/* The contract between the probe and the debugger: event records, the shared
+ * memory that carries them, and the control messages on the Unix socket. */
+#ifndef UVDB_WIRE_H
+#define UVDB_WIRE_H
+
+#include <stdint.h>
+#include <stdatomic.h>
+
+#define UVDB_PROTOCOL_VERSION 1
+#define UVDB_VERSION_STRING "0.1.0"
+#define UVDB_SHM_MAGIC 0x5556444253484d31ull /* "UVDBSHM1" */
+
+enum uvdb_event_type {
+  UVDB_EV_NONE = 0,
+#define UVDB_EVENT(id, name, a32, arg) UVDB_EV_##id,
+#include "events.def"
+#undef UVDB_EVENT
+  UVDB_EV_COUNT
+};
+
+enum uvdb_phase {
+#define UVDB_PHASE(id, name, inlined) UVDB_PHASE_##id,
+#include "phases.def"
+#undef UVDB_PHASE
+  UVDB_PHASE_COUNT
+};
+
+enum uvdb_stop_reason {
+  UVDB_STOP_INTERRUPT = 1, /* the user asked (Ctrl-C, `interrupt`) */
+  UVDB_STOP_START = 2,     /* `start`: first phase of the first loop */
+  UVDB_STOP_IN_POLL = 3,   /* interrupted while blocked waiting for events */
+};
+
+/* One event: fixed size, written by one thread into its own ring. */
+struct uvdb_record {
+  uint64_t ts;   /* TSC ticks; see uvdb_shm_header.clock */
+  uint16_t type; /* enum uvdb_event_type */
+  uint16_t loop_id;
+  uint32_t a32;
+  uint64_t loop; /* uv_loop_t* in the target */
+  uint64_t arg;
+};
+
+#define UVDB_RING_RECORDS 16384u /* power of two */
+#define UVDB_MAX_RINGS 64u
+
+enum uvdb_ring_state {
+  UVDB_RING_FREE = 0,
+  UVDB_RING_CLAIMING = 1,
+  UVDB_RING_LIVE = 2,
+  UVDB_RING_RETIRED = 3, /* its thread exited; the reader frees it once drained */
+};
+
+/* Single producer (the thread), single consumer (the debugger).  Head and
+ * tail live on their own cache lines so the two sides do not bounce. */
+struct uvdb_ring {
+  _Alignas(64) _Atomic uint64_t head; /* next record the writer fills */
+  uint64_t tail_cache;                /* writer's last view of tail */
+  _Atomic uint64_t dropped;           /* records lost because the ring was full */
+  _Alignas(64) _Atomic uint64_t tail; /* next record the reader takes */
+  _Alignas(64) _Atomic uint32_t state;
+  uint32_t tid;
+  char thread_name[16];
+  struct uvdb_record rec[UVDB_RING_RECORDS];
+};
+
+/* TSC to CLOCK_MONOTONIC: two reference points, the second refreshed by the
+ * probe's agent thread; ns = ns0 + (tsc - tsc0) * (ns1 - ns0) / (tsc1 - tsc0). */
+struct uvdb_clock {
+  _Atomic uint64_t seq; /* odd while being written */
+  uint64_t tsc0, ns0, tsc1, ns1;
+};
+
+struct uvdb_shm_header {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t nrings;
+  uint32_t ring_records;
+  uint32_t record_size;
+  struct uvdb_clock clock;
+  _Atomic uint64_t rings_exhausted; /* events lost: no ring left for a thread */
+};
+
+#define UVDB_SHM_RINGS_OFFSET 4096u
+#define UVDB_SHM_SIZE (UVDB_SHM_RINGS_OFFSET + (uint64_t)UVDB_MAX_RINGS * sizeof(struct uvdb_ring))
+
+static inline struct uvdb_ring *uvdb_shm_ring(void *shm, unsigned i) {
+  return (struct uvdb_ring *)((char *)shm + UVDB_SHM_RINGS_OFFSET) + i;
+}
+
+/* Control messages: a header, then `len` bytes of payload.  Text payloads
+ * are "key=value" lines, so either side can add a key without a new version. */
+struct uvdb_msg_header {
+  uint32_t type;
+  uint32_t len;
+};
+
+#define UVDB_MSG_MAX 65536u
+
+enum uvdb_msg_type {
+  UVDB_MSG_HELLO = 1,      /* probe -> debugger: text, shm memfd attached */
+  UVDB_MSG_WELCOME,        /* debugger -> probe: text (protocol, options) */
+  UVDB_MSG_REFUSE,         /* either way: text reason, then close */
+  UVDB_MSG_GO,             /* debugger -> probe: let the target run */
+  UVDB_MSG_PAUSE,          /* debugger -> probe: park loop threads at a safepoint */
+  UVDB_MSG_RESUME,         /* debugger -> probe: release parked loops */
+  UVDB_MSG_PROBE_INFO,     /* probe -> debugger: text, the hooks and how libuv was found */
+};
+
+#endif
