@@ -154,7 +154,7 @@ static int info_loop(struct session *s, int argc, char **argv) {
     char *end;
     long v = strtol(argv[1], &end, 10);
     if (*end || v < 1 || v > 64)
-      return uvdb_error("no loop \"%s\": loops are numbered 1 and up (see `info loops`)", argv[1]);
+      return uvdb_error("no loop %s: loops are numbered from 1 (see `info loops`)", argv[1]);
     id = (int)v;
   }
   if (id == 0)

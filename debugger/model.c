@@ -12,7 +12,7 @@ static const char *const uv__phase_names[UVDB_PHASE_COUNT] = {
 
 static const char *const uv__event_names[UVDB_EV_COUNT] = {
     [UVDB_EV_NONE] = "none",
-#define UVDB_EVENT(id, name, a32, arg) [UVDB_EV_##id] = name,
+#define UVDB_EVENT(id, name, a32, x, y) [UVDB_EV_##id] = name,
 #include "../probes/events.def"
 #undef UVDB_EVENT
 };
@@ -83,15 +83,18 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
   if (!l->seen) {
     l->seen = 1;
     l->id = r->loop_id;
-    l->addr = r->loop;
   }
-  if (!l->first_tid)
-    l->first_tid = ring->tid;
-  l->tid = ring->tid;
-  memcpy(l->thread, ring->thread_name, sizeof(l->thread));
-  l->thread[sizeof(l->thread) - 1] = '\0';
-  int phase = (int)r->a32;
+  if (l->tid != ring->tid) { /* a loop's thread rarely changes: copy its name then */
+    if (!l->first_tid)
+      l->first_tid = ring->tid;
+    l->tid = ring->tid;
+    memcpy(l->thread, ring->thread_name, sizeof(l->thread));
+    l->thread[sizeof(l->thread) - 1] = '\0';
+  }
   switch (r->type) {
+  case UVDB_EV_LOOP_SEEN:
+    l->addr = r->x;
+    break;
   case UVDB_EV_RUN_BEGIN:
     l->runs++;
     l->running = 1;
@@ -99,48 +102,34 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
   case UVDB_EV_RUN_END:
     l->running = 0;
     break;
-  case UVDB_EV_ITER_BEGIN:
+  case UVDB_EV_ITERATION:
     l->iterations++;
-    l->iter_open = 1;
-    l->cur_iter = r->arg;
+    memcpy(l->last_order, l->cur_order, sizeof(l->cur_order));
+    l->nlast = l->ncur;
     l->ncur = 0;
     break;
-  case UVDB_EV_ITER_END:
-    if (l->iter_open) {
-      memcpy(l->last_order, l->cur_order, sizeof(l->cur_order));
-      l->nlast = l->ncur;
-    }
-    l->iter_open = 0;
-    break;
-  case UVDB_EV_PHASE_BEGIN:
-    if (phase < 0 || phase >= UVDB_PHASE_COUNT)
+  case UVDB_EV_PHASE: {
+    int phase = (int)(r->a32 & UVDB_PHASE_MASK);
+    if (phase >= UVDB_PHASE_COUNT)
       break;
-    l->phase[phase].open = 1;
-    l->phase[phase].open_ts = r->ts;
-    if (l->iter_open && l->ncur < UVDB_MAX_ORDER)
+    struct phase_stats *p = &l->phase[phase];
+    uint64_t d = r->y >= r->ts ? r->y - r->ts : 0;
+    p->count++;
+    p->total += d;
+    if (d > p->max)
+      p->max = d;
+    if ((r->a32 & UVDB_PHASE_IN_ITERATION) && l->ncur < UVDB_MAX_ORDER)
       l->cur_order[l->ncur++] = phase;
+    if (m->trace_phases)
+      uv__trace_phase(l, phase, r->x, r->ts, d, shm);
     break;
-  case UVDB_EV_PHASE_END:
-    if (phase < 0 || phase >= UVDB_PHASE_COUNT || !l->phase[phase].open)
-      break;
-    {
-      struct phase_stats *p = &l->phase[phase];
-      uint64_t d = r->ts >= p->open_ts ? r->ts - p->open_ts : 0;
-      p->open = 0;
-      p->count++;
-      p->total += d;
-      if (d > p->max)
-        p->max = d;
-      if (m->trace_phases)
-        uv__trace_phase(l, phase, r->arg, p->open_ts, d, shm);
-    }
-    break;
+  }
   case UVDB_EV_STOPPED:
     m->stopped = 1;
     m->stop.loop_id = r->loop_id;
     m->stop.reason = r->a32 & 0xff;
     m->stop.phase = (int)(r->a32 >> 8) - 1;
-    m->stop.iteration = r->arg;
+    m->stop.iteration = r->x;
     break;
   default:
     break;

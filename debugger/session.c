@@ -204,25 +204,49 @@ static void uv__handshake(struct session *s, int fd) {
   s->probe_connected = 1;
 }
 
-void session_drain(struct session *s) {
+static uint64_t uv__mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reading records the target's thread wrote a moment ago pulls their cache
+ * lines across cores while it is still writing next to them, which slows
+ * both sides; so a ring is read when it is a quarter full, or when its oldest
+ * record has waited DRAIN_LATENCY_MS (traces and stops still show promptly),
+ * or when `force` (a command wants everything).  Returns records taken. */
+#define DRAIN_LATENCY_MS 20
+static uint64_t uv__drain(struct session *s, int force) {
   if (!s->shm)
-    return;
+    return 0;
   static struct uvdb_record batch[4096];
-  uint64_t dropped = 0;
+  static uint64_t last_read[UVDB_MAX_RINGS];
+  uint64_t taken = 0, dropped = 0, now = uv__mono_ms();
   for (unsigned i = 0; i < UVDB_MAX_RINGS; i++) {
     struct uvdb_ring *r = uvdb_shm_ring(s->shm, i);
     uint32_t state = atomic_load_explicit(&r->state, memory_order_acquire);
     if (state != UVDB_RING_LIVE && state != UVDB_RING_RETIRED)
       continue;
+    dropped += atomic_load(&r->dropped);
+    uint64_t avail = atomic_load(&r->head) - atomic_load(&r->tail);
+    if (!force && avail < UVDB_RING_RECORDS / 4 && now - last_read[i] < DRAIN_LATENCY_MS)
+      continue;
+    last_read[i] = now;
     unsigned n;
-    while ((n = uvdb_ring_pop(r, batch, 4096)) > 0)
+    while ((n = uvdb_ring_pop(r, batch, 4096)) > 0) {
+      taken += n;
       for (unsigned k = 0; k < n; k++)
         model_apply(&s->model, &batch[k], r, s->shm);
-    dropped += atomic_load(&r->dropped);
+    }
     if (state == UVDB_RING_RETIRED && s->state != TARGET_EXITED)
       atomic_store(&r->state, UVDB_RING_FREE);
   }
   s->model.dropped = dropped + atomic_load(&s->shm->rings_exhausted);
+  return taken;
+}
+
+uint64_t session_drain(struct session *s) {
+  return uv__drain(s, 1);
 }
 
 static void uv__reap(struct session *s, int status) {
@@ -241,7 +265,7 @@ int session_wait(struct session *s) {
   s->model.stopped = 0;
   while (s->state == TARGET_RUNNING) {
     struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->ctl_fd, POLLIN, 0}};
-    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, 10);
+    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, 1);
     if (r > 0 && (p[0].revents & POLLIN)) {
       int fd = uvdb_accept(s->listen_fd);
       if (fd >= 0)
@@ -253,7 +277,7 @@ int session_wait(struct session *s) {
       if (uvdb_msg_recv(s->ctl_fd, &type, buf, sizeof(buf), NULL, NULL, 0) < 0)
         uv__close_target(s); /* exec, or exiting: the rings stay mapped */
     }
-    session_drain(s);
+    uv__drain(s, 0);
     if (s->model.stopped) {
       s->state = TARGET_STOPPED;
       break;

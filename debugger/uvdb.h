@@ -33,8 +33,6 @@ void json_null(struct json *j, const char *key);
 
 struct phase_stats {
   uint64_t count, total, max; /* ticks */
-  uint64_t open_ts;
-  int open;
 };
 
 struct loop_model {
@@ -44,9 +42,7 @@ struct loop_model {
   uint32_t tid, first_tid;
   char thread[16];
   uint64_t iterations, runs;
-  int running;   /* inside uv_run */
-  int iter_open;
-  uint64_t cur_iter;
+  int running; /* inside uv_run */
   struct phase_stats phase[UVDB_PHASE_COUNT];
   int cur_order[UVDB_MAX_ORDER], ncur;
   int last_order[UVDB_MAX_ORDER], nlast; /* the last complete iteration */
@@ -104,7 +100,7 @@ int session_launch(struct session *s, int start_paused);
 int session_wait(struct session *s); /* until stopped or exited */
 int session_resume(struct session *s);
 void session_kill(struct session *s);
-void session_drain(struct session *s);
+uint64_t session_drain(struct session *s);
 void session_report_state(struct session *s, const char *command);
 const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap);
 

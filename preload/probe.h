@@ -20,7 +20,7 @@ struct uvdb_loop {
   _Atomic(void *) loop;
   uint16_t id;                 /* 1-based, in order of first uv_run */
   _Atomic uint32_t tid;        /* thread now running it */
-  _Atomic int phase;           /* current phase, -1 between phases */
+  _Atomic int phase;           /* UVDB_PHASE_POLL while polling, else -1 */
   _Atomic uint64_t iterations; /* completed and current */
 };
 
@@ -55,26 +55,22 @@ static inline uint64_t uvdb_now(void) {
   return __builtin_ia32_rdtsc();
 }
 
-static inline void uvdb_emit_at(uint64_t ts, uint16_t type, const struct uvdb_loop *l, uint32_t a32,
-                                uint64_t arg) {
+static inline void uvdb_emit_at(uint64_t ts, uint16_t type, const struct uvdb_loop *l, uint32_t a32, uint64_t x,
+                                uint64_t y) {
   if (uvdb_unlikely(!atomic_load_explicit(&uvdb_probe.active, memory_order_relaxed)))
     return;
   struct uvdb_ring *r = uvdb_self.ring;
   if (uvdb_unlikely(!r) && !(r = uvdb_ring_claim()))
     return;
   uvdb_self.in_emit = 1;
-  uvdb_ring_push(r, ts, type, l->id, a32, (uint64_t)(uintptr_t)atomic_load_explicit(&l->loop, memory_order_relaxed),
-                 arg);
+  uvdb_ring_push(r, ts, type, l->id, a32, x, y);
   uvdb_self.in_emit = 0;
 }
 
 /* Loop registry and safepoints (preload/safepoint.c). */
 struct uvdb_loop *uvdb_loop_get(void *loop);
-void uvdb_safepoint_slow(struct uvdb_loop *l);
-static inline void uvdb_safepoint(struct uvdb_loop *l) {
-  if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)))
-    uvdb_safepoint_slow(l);
-}
+/* At a phase boundary, before `phase` runs: park here if asked to. */
+void uvdb_safepoint_slow(struct uvdb_loop *l, int phase);
 void uvdb_request_pause(uint32_t tid, uint32_t reason);
 void uvdb_resume_all(void);
 int uvdb_safepoint_init(void);

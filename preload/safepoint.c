@@ -42,7 +42,7 @@ struct uvdb_loop *uvdb_loop_get(void *loop) {
       l->id = (uint16_t)(i + 1);
       atomic_store(&l->phase, -1);
       atomic_store(&l->tid, tid);
-      uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_SEEN, l, l->id, tid);
+      uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_SEEN, l, l->id, (uint64_t)(uintptr_t)loop, tid);
       return l;
     }
   }
@@ -57,13 +57,13 @@ static long uv__futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct
 static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase) {
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
   uint64_t iter = atomic_load_explicit(&l->iterations, memory_order_relaxed);
-  uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter);
+  uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, 0);
   atomic_fetch_add(&uvdb_probe.parked, 1);
   struct timespec ts = {0, 200 * 1000 * 1000};
   while (atomic_load(&uvdb_probe.resume_seq) == seq && atomic_load(&uvdb_probe.active))
     uv__futex(&uvdb_probe.resume_seq, FUTEX_WAIT_PRIVATE, seq, &ts);
   atomic_fetch_sub(&uvdb_probe.parked, 1);
-  uvdb_emit_at(uvdb_now(), UVDB_EV_RESUMED, l, 0, iter);
+  uvdb_emit_at(uvdb_now(), UVDB_EV_RESUMED, l, 0, iter, 0);
 }
 
 static int uv__wants_pause(struct uvdb_loop *l) {
@@ -71,12 +71,12 @@ static int uv__wants_pause(struct uvdb_loop *l) {
          atomic_load(&uvdb_probe.pause_tid) == atomic_load_explicit(&l->tid, memory_order_relaxed);
 }
 
-void uvdb_safepoint_slow(struct uvdb_loop *l) {
+void uvdb_safepoint_slow(struct uvdb_loop *l, int phase) {
   if (!uv__wants_pause(l))
     return;
   atomic_store(&uvdb_probe.pause_req, 0);
   atomic_store(&uvdb_probe.attention, 0);
-  uv__park(l, atomic_load(&uvdb_probe.pause_reason), atomic_load_explicit(&l->phase, memory_order_relaxed));
+  uv__park(l, atomic_load(&uvdb_probe.pause_reason), phase);
 }
 
 /* The kick: a loop blocked in epoll_wait reaches no safepoint by itself. */

@@ -8,17 +8,25 @@
 
 #define MAX_NESTED_RUNS 4
 
-enum anchor_kind { ANCHOR_RUN_ENTRY, ANCHOR_PHASE_EXIT };
+enum anchor_kind {
+  ANCHOR_RUN_ENTRY, /* uv_run just began */
+  ANCHOR_EXIT,      /* a phase ended at `anchor` */
+  ANCHOR_DEFERRED,  /* a phase ended; the next boundary's time is its end */
+};
+
+#define UV__HOT static inline __attribute__((always_inline))
 
 /* One uv_run call in progress on this thread. */
 struct run_frame {
+  void *uv_loop;
   struct uvdb_loop *loop;
   int mode; /* uv_run_mode: 0 default, 1 once, 2 nowait */
   int in_iter;
   int anchor_kind;
   int anchor_phase;
-  uint64_t anchor; /* time of the last hooked boundary */
-  uint64_t iter;
+  uint64_t anchor;      /* time of the last timed boundary */
+  uint64_t phase_begin; /* of the phase running or deferred */
+  uint64_t iter, iter_begin;
 };
 
 static __thread struct run_frame uv__frames[MAX_NESTED_RUNS] __attribute__((tls_model("initial-exec")));
@@ -31,82 +39,96 @@ static void (*uv__orig_run_prepare)(void *loop);
 static void (*uv__orig_io_poll)(void *loop, int timeout);
 static void (*uv__orig_run_check)(void *loop);
 
-/* libuv 1.45 moved timers to the end of the iteration: pending opens it. */
-static int uv__pending_first(void) {
-  return uvdb_probe.lib.version >= 0x012d00;
+/* libuv 1.45 moved timers to the end of the iteration: pending opens it.
+ * Set once, before the hooks go in. */
+static int uv__pending_first;
+
+UV__HOT void uv__emit_phase(struct run_frame *f, int phase, uint64_t begin, uint64_t end) {
+  uint64_t iter = f->in_iter ? f->iter : atomic_load_explicit(&f->loop->iterations, memory_order_relaxed);
+  uvdb_emit_at(begin, UVDB_EV_PHASE, f->loop, (uint32_t)phase | (f->in_iter ? UVDB_PHASE_IN_ITERATION : 0), iter,
+               end);
 }
 
-static uint64_t uv__iteration(const struct run_frame *f) {
-  return f->in_iter ? f->iter : atomic_load_explicit(&f->loop->iterations, memory_order_relaxed);
-}
-
-static void uv__iter_begin(struct run_frame *f, uint64_t ts) {
+UV__HOT void uv__iter_boundary(struct run_frame *f, uint64_t ts) {
   if (f->in_iter)
-    uvdb_emit_at(ts, UVDB_EV_ITER_END, f->loop, 0, f->iter);
+    uvdb_emit_at(f->iter_begin, UVDB_EV_ITERATION, f->loop, 0, f->iter, ts);
   f->in_iter = 1;
-  f->iter = atomic_fetch_add_explicit(&f->loop->iterations, 1, memory_order_relaxed) + 1;
-  uvdb_emit_at(ts, UVDB_EV_ITER_BEGIN, f->loop, 0, f->iter);
+  /* only this loop's thread counts its iterations: no locked add */
+  f->iter = atomic_load_explicit(&f->loop->iterations, memory_order_relaxed) + 1;
+  atomic_store_explicit(&f->loop->iterations, f->iter, memory_order_relaxed);
+  f->iter_begin = ts;
 }
 
-static void uv__inferred_phase(struct run_frame *f, int phase, uint64_t begin, uint64_t end) {
-  uvdb_emit_at(begin, UVDB_EV_PHASE_BEGIN, f->loop, (uint32_t)phase, f->iter);
-  uvdb_emit_at(end, UVDB_EV_PHASE_END, f->loop, (uint32_t)phase, f->iter);
-}
-
-/* The closing handles run right after uv__run_check returns, up to the next
- * hooked boundary. */
-static void uv__close_closing(struct run_frame *f, uint64_t now) {
-  if (f->anchor_kind == ANCHOR_PHASE_EXIT && f->anchor_phase == UVDB_PHASE_CHECK) {
-    uv__inferred_phase(f, UVDB_PHASE_CLOSING, f->anchor, now);
-    f->anchor_kind = ANCHOR_RUN_ENTRY; /* consumed */
+/* At a boundary at time t: end a deferred phase, and the closing handles,
+ * which run from uv__run_check's return to the next boundary. */
+UV__HOT void uv__settle(struct run_frame *f, uint64_t t) {
+  if (f->anchor_kind == ANCHOR_DEFERRED) {
+    uv__emit_phase(f, f->anchor_phase, f->phase_begin, t);
+    f->anchor_kind = ANCHOR_EXIT;
+    f->anchor = t;
+  } else if (f->anchor_kind == ANCHOR_EXIT && f->anchor_phase == UVDB_PHASE_CHECK) {
+    uv__emit_phase(f, UVDB_PHASE_CLOSING, f->anchor, t);
+    f->anchor_phase = UVDB_PHASE_CLOSING;
+    f->anchor = t;
   }
 }
 
 /* A frame for this loop; hooks installed while uv_run was already running
  * (attach) find none and start one. */
-static struct run_frame *uv__frame(void *loop) {
-  if (uvdb_likely(uv__depth > 0 && atomic_load_explicit(&uv__frames[uv__depth - 1].loop->loop,
-                                                         memory_order_relaxed) == loop))
-    return &uv__frames[uv__depth - 1];
+static struct run_frame *uv__frame_new(void *loop) {
   struct uvdb_loop *l = uvdb_loop_get(loop);
   if (!l || uv__depth >= MAX_NESTED_RUNS)
     return NULL;
   struct run_frame *f = &uv__frames[uv__depth++];
-  *f = (struct run_frame){.loop = l, .anchor = uvdb_now()};
+  *f = (struct run_frame){.uv_loop = loop, .loop = l, .anchor = uvdb_now()};
   return f;
 }
 
-static struct run_frame *uv__phase_enter(void *loop, int phase) {
+UV__HOT struct run_frame *uv__frame(void *loop) {
+  int d = uv__depth;
+  if (uvdb_likely(d > 0 && uv__frames[d - 1].uv_loop == loop))
+    return &uv__frames[d - 1];
+  return uv__frame_new(loop);
+}
+
+UV__HOT struct run_frame *uv__phase_enter(void *loop, int phase) {
   struct run_frame *f = uv__frame(loop);
   if (!f)
     return NULL;
   uint64_t t = uvdb_now();
-  uv__close_closing(f, t);
+  uv__settle(f, t);
   if (phase == UVDB_PHASE_IDLE) {
-    if (uv__pending_first())
-      uv__iter_begin(f, f->anchor);
-    uv__inferred_phase(f, UVDB_PHASE_PENDING, f->anchor, t);
-  } else if (phase == UVDB_PHASE_TIMERS && !uv__pending_first() && (!f->in_iter || f->mode == 0)) {
-    uv__iter_begin(f, t); /* 1.44's UV_RUN_ONCE runs timers again at the end: same iteration */
+    /* pending ran inline between the last boundary and here */
+    if (uv__pending_first)
+      uv__iter_boundary(f, f->anchor);
+    uv__emit_phase(f, UVDB_PHASE_PENDING, f->anchor, t);
+  } else if (phase == UVDB_PHASE_TIMERS && !uv__pending_first && (!f->in_iter || f->mode == 0)) {
+    uv__iter_boundary(f, t); /* 1.44's UV_RUN_ONCE runs timers again at the end: same iteration */
   }
-  atomic_store_explicit(&f->loop->phase, phase, memory_order_relaxed);
   if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed))) {
-    uvdb_safepoint_slow(f->loop);
+    uvdb_safepoint_slow(f->loop, phase);
     t = uvdb_now(); /* time parked belongs to no phase */
   }
-  uvdb_emit_at(t, UVDB_EV_PHASE_BEGIN, f->loop, (uint32_t)phase, uv__iteration(f));
+  f->phase_begin = t;
   return f;
 }
 
-static void uv__phase_exit(struct run_frame *f, int phase) {
+/* Phases followed by an inlined one (timers: pending; check: closing) or by
+ * work of their own (poll: pending again) end on their own clock; idle and
+ * prepare end a few instructions before the next phase begins, whose
+ * timestamp serves for both. */
+UV__HOT void uv__phase_exit(struct run_frame *f, int phase, int timed) {
   if (!f)
     return;
-  uint64_t t = uvdb_now();
-  uvdb_emit_at(t, UVDB_EV_PHASE_END, f->loop, (uint32_t)phase, uv__iteration(f));
-  atomic_store_explicit(&f->loop->phase, -1, memory_order_relaxed);
-  f->anchor = t;
-  f->anchor_kind = ANCHOR_PHASE_EXIT;
   f->anchor_phase = phase;
+  if (!timed) {
+    f->anchor_kind = ANCHOR_DEFERRED;
+    return;
+  }
+  uint64_t t = uvdb_now();
+  uv__emit_phase(f, phase, f->phase_begin, t);
+  f->anchor = t;
+  f->anchor_kind = ANCHOR_EXIT;
 }
 
 static int uv__hook_run(void *loop, int mode) {
@@ -114,37 +136,43 @@ static int uv__hook_run(void *loop, int mode) {
   if (!l || uv__depth >= MAX_NESTED_RUNS)
     return uv__orig_run(loop, mode);
   struct run_frame *f = &uv__frames[uv__depth++];
-  *f = (struct run_frame){.loop = l, .mode = mode, .anchor = uvdb_now()};
-  uvdb_emit_at(f->anchor, UVDB_EV_RUN_BEGIN, l, (uint32_t)mode, 0);
+  *f = (struct run_frame){.uv_loop = loop, .loop = l, .mode = mode, .anchor = uvdb_now()};
+  uvdb_emit_at(f->anchor, UVDB_EV_RUN_BEGIN, l, (uint32_t)mode, 0, 0);
   int r = uv__orig_run(loop, mode);
   uint64_t t = uvdb_now();
   f = &uv__frames[uv__depth - 1];
-  uv__close_closing(f, t);
+  uv__settle(f, t);
   if (f->in_iter)
-    uvdb_emit_at(t, UVDB_EV_ITER_END, l, 0, f->iter);
-  uvdb_emit_at(t, UVDB_EV_RUN_END, l, (uint32_t)r, 0);
+    uvdb_emit_at(f->iter_begin, UVDB_EV_ITERATION, l, 0, f->iter, t);
+  uvdb_emit_at(t, UVDB_EV_RUN_END, l, (uint32_t)r, 0, 0);
   uv__depth--;
   return r;
 }
 
-#define UV__PHASE_HOOK(fn, phase)                    \
-  static void uv__hook_##fn(void *loop) {            \
+#define UV__PHASE_HOOK(fn, phase, timed)                \
+  static void uv__hook_##fn(void *loop) {               \
     struct run_frame *f = uv__phase_enter(loop, phase); \
-    uv__orig_##fn(loop);                             \
-    uv__phase_exit(f, phase);                        \
+    uv__orig_##fn(loop);                                \
+    uv__phase_exit(f, phase, timed);                    \
   }
 
-UV__PHASE_HOOK(run_timers, UVDB_PHASE_TIMERS)
-UV__PHASE_HOOK(run_idle, UVDB_PHASE_IDLE)
-UV__PHASE_HOOK(run_prepare, UVDB_PHASE_PREPARE)
-UV__PHASE_HOOK(run_check, UVDB_PHASE_CHECK)
+UV__PHASE_HOOK(run_timers, UVDB_PHASE_TIMERS, 1)
+UV__PHASE_HOOK(run_idle, UVDB_PHASE_IDLE, 0)
+UV__PHASE_HOOK(run_prepare, UVDB_PHASE_PREPARE, 0)
+UV__PHASE_HOOK(run_check, UVDB_PHASE_CHECK, 1)
 
+/* The loop's phase is published only around poll: the agent's kick needs
+ * to know a loop may be blocked in epoll_wait. */
 static void uv__hook_io_poll(void *loop, int timeout) {
   struct run_frame *f = uv__phase_enter(loop, UVDB_PHASE_POLL);
+  if (f)
+    atomic_store_explicit(&f->loop->phase, UVDB_PHASE_POLL, memory_order_relaxed);
   uvdb_self.in_poll = 1;
   uv__orig_io_poll(loop, timeout);
   uvdb_self.in_poll = 0;
-  uv__phase_exit(f, UVDB_PHASE_POLL);
+  if (f)
+    atomic_store_explicit(&f->loop->phase, -1, memory_order_relaxed);
+  uv__phase_exit(f, UVDB_PHASE_POLL, 1);
 }
 
 static struct uvdb_hook uv__hooks[UVDB_FN_COUNT] = {
@@ -157,6 +185,7 @@ static struct uvdb_hook uv__hooks[UVDB_FN_COUNT] = {
 };
 
 struct uvdb_hook *uvdb_loop_hooks(size_t *n) {
+  uv__pending_first = uvdb_probe.lib.version >= 0x012d00;
   for (int i = 0; i < UVDB_FN_COUNT; i++) {
     const struct uvdb_located_fn *fn = &uvdb_probe.lib.fn[i];
     uv__hooks[i].name = fn->name;

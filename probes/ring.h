@@ -9,7 +9,7 @@
 
 /* Writer: called only by the ring's own thread. Returns 0, or -1 if dropped. */
 static inline int uvdb_ring_push(struct uvdb_ring *r, uint64_t ts, uint16_t type, uint16_t loop_id,
-                                 uint32_t a32, uint64_t loop, uint64_t arg) {
+                                 uint32_t a32, uint64_t x, uint64_t y) {
   uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
   if (head - r->tail_cache >= UVDB_RING_RECORDS) {
     r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
@@ -23,8 +23,8 @@ static inline int uvdb_ring_push(struct uvdb_ring *r, uint64_t ts, uint16_t type
   rec->type = type;
   rec->loop_id = loop_id;
   rec->a32 = a32;
-  rec->loop = loop;
-  rec->arg = arg;
+  rec->x = x;
+  rec->y = y;
   atomic_store_explicit(&r->head, head + 1, memory_order_release);
   return 0;
 }

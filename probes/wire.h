@@ -12,7 +12,7 @@
 
 enum uvdb_event_type {
   UVDB_EV_NONE = 0,
-#define UVDB_EVENT(id, name, a32, arg) UVDB_EV_##id,
+#define UVDB_EVENT(id, name, a32, x, y) UVDB_EV_##id,
 #include "events.def"
 #undef UVDB_EVENT
   UVDB_EV_COUNT
@@ -31,17 +31,25 @@ enum uvdb_stop_reason {
   UVDB_STOP_IN_POLL = 3,   /* interrupted while blocked waiting for events */
 };
 
-/* One event: fixed size, written by one thread into its own ring. */
+/* PHASE's a32: the phase, and whether it ran inside an iteration (libuv
+ * 1.45+ runs timers once before the first iteration of UV_RUN_DEFAULT). */
+#define UVDB_PHASE_MASK 0xffu
+#define UVDB_PHASE_IN_ITERATION 0x100u
+
+/* STOPPED's a32: the reason, and (phase + 1) << 8, 0 for none. */
+
+/* One event: fixed size, written by one thread into its own ring.  What a32,
+ * x and y carry depends on the type: see events.def. */
 struct uvdb_record {
   uint64_t ts;   /* TSC ticks; see uvdb_shm_header.clock */
   uint16_t type; /* enum uvdb_event_type */
   uint16_t loop_id;
   uint32_t a32;
-  uint64_t loop; /* uv_loop_t* in the target */
-  uint64_t arg;
+  uint64_t x;
+  uint64_t y;
 };
 
-#define UVDB_RING_RECORDS 16384u /* power of two */
+#define UVDB_RING_RECORDS 65536u /* power of two: 2 MiB a ring */
 #define UVDB_MAX_RINGS 64u
 
 enum uvdb_ring_state {

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""uvdb's foundation benchmarks, each side by side with its baseline in one
+run: rounds alternate (baseline, probed, baseline, ...) and medians are
+reported.  Prints a table and writes it as Markdown to --out.
+
+  bench/run.py [--build build] [--rounds 7] [--out bench/results.md]
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def parse_ns(text):
+    m = re.search(r"ns_per_iteration=([0-9.]+)", text)
+    if not m:
+        raise RuntimeError(f"no ns_per_iteration in output:\n{text}")
+    return float(m.group(1))
+
+
+def run_plain(cmd):
+    return parse_ns(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+
+
+def run_probed(uvdb, cmd):
+    p = subprocess.run([uvdb, "--batch", "--json", "-ex", "run", "-ex", "info loop", "--", *cmd],
+                       capture_output=True, text=True, check=True)
+    run = next(json.loads(l)["run"] for l in p.stdout.splitlines() if l.startswith('{"run"'))
+    loop = next(json.loads(l)["info_loop"] for l in p.stdout.splitlines() if l.startswith('{"info_loop"'))
+    events = sum(ph["count"] for ph in loop["phases"]) + loop["iterations"]
+    return parse_ns(p.stdout), run["dropped"], events
+
+
+def loop_bound(name, uvdb, cmd, rounds, budget_ratio):
+    base, probed, dropped, events = [], [], 0, 0
+    for _ in range(rounds):
+        base.append(run_plain(cmd))
+        ns, d, ev = run_probed(uvdb, cmd)
+        probed.append(ns)
+        dropped += d
+        events = ev
+    b, p = statistics.median(base), statistics.median(probed)
+    ratio = b / p
+    return {
+        "figure": name,
+        "baseline": f"{b:.1f} ns/iteration",
+        "uvdb": f"{p:.1f} ns/iteration",
+        "ratio": f"{ratio * 100:.1f}% of unprobed speed",
+        "budget": f">= {budget_ratio * 100:.0f}%",
+        "pass": ratio >= budget_ratio and dropped == 0,
+        "note": f"{events} phase and iteration records per run, {dropped} dropped in {rounds} runs; "
+                f"+{p - b:.1f} ns per iteration",
+    }
+
+
+def emit_cost(build):
+    out = subprocess.run([os.path.join(build, "bench", "emit_cost")], capture_output=True, text=True,
+                         check=True).stdout
+    f = dict(kv.split("=") for kv in out.split())
+    ns = float(f["event_ns"])
+    return {
+        "figure": "cost of one recorded event (timestamp + ring push), reader draining",
+        "baseline": f"{float(f['baseline_ns']):.2f} ns/call",
+        "uvdb": f"{float(f['recorded_ns']):.2f} ns/call",
+        "ratio": f"+{ns:.2f} ns/event",
+        "budget": "<= 25 ns",
+        "pass": ns <= 25,
+        "note": f"median of 7 alternating rounds of 20M calls; {f['dropped']} of {f['events']} dropped",
+    }
+
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, node {node}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
+    a = ap.parse_args()
+    uvdb = os.path.join(a.build, "debugger", "uvdb")
+    rows = [
+        emit_cost(a.build),
+        loop_bound("Node: 1M setImmediate turns, every phase recorded", uvdb,
+                   ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"], a.rounds, 0.90),
+        loop_bound("C: 2M idle-handle iterations (libuv.so.1), every phase recorded", uvdb,
+                   [os.path.join(a.build, "bench", "idle_loop"), "2000000"], a.rounds, 0.90),
+    ]
+    lines = [f"Machine: {machine()}", "",
+             "| figure | baseline | uvdb | ratio | budget | pass | note |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['figure']} | {r['baseline']} | {r['uvdb']} | {r['ratio']} | {r['budget']} | "
+                     f"{'pass' if r['pass'] else 'FAIL'} | {r['note']} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    with open(a.out, "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
