@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""uvdb's foundation benchmarks, each side by side with its baseline in one
-run: rounds alternate (baseline, probed, baseline, ...) and medians are
-reported.  Prints a table and writes it as Markdown to --out.
+"""uvdb's benchmarks, each side by side with its baseline in one run: rounds
+alternate (baseline, probed, baseline, ...) and medians are reported.
+Prints the table and rewrites docs/performance.md with the method, the
+machine and the figures.
 
-  bench/run.py [--build build] [--rounds 7] [--out bench/results.md]
+  bench/run.py [--build build] [--rounds 9] [--out docs/performance.md]
 """
 import argparse
 import json
@@ -89,8 +90,8 @@ def machine():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results.md"))
+    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
     a = ap.parse_args()
     uvdb = os.path.join(a.build, "debugger", "uvdb")
     rows = [
@@ -100,15 +101,17 @@ def main():
         loop_bound("C: 2M idle-handle iterations (libuv.so.1), every phase recorded", uvdb,
                    [os.path.join(a.build, "bench", "idle_loop"), "2000000"], a.rounds, 0.90),
     ]
-    lines = [f"Machine: {machine()}", "",
-             "| figure | baseline | uvdb | ratio | budget | pass | note |", "|---|---|---|---|---|---|---|"]
+    table = ["| figure | baseline | uvdb | ratio | budget | pass | note |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['figure']} | {r['baseline']} | {r['uvdb']} | {r['ratio']} | {r['budget']} | "
+        table.append(f"| {r['figure']} | {r['baseline']} | {r['uvdb']} | {r['ratio']} | {r['budget']} | "
                      f"{'pass' if r['pass'] else 'FAIL'} | {r['note']} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
+    print("\n".join(table))
+    with open(os.path.join(ROOT, "bench", "performance.md.in")) as f:
+        doc = f.read()
+    doc = doc.replace("@MACHINE@", machine()).replace("@ROUNDS@", str(a.rounds)) \
+             .replace("@TABLE@", "\n".join(table))
     with open(a.out, "w") as f:
-        f.write(text)
+        f.write(doc)
     return 0
 
 

@@ -39,7 +39,7 @@ size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size
  * uv__run_pending, uv__run_idle, uv__run_prepare, uv__backend_timeout,
  * uv__io_poll, uv__run_pending, uv__metrics_update_idle_time, uv__run_check
  * (measured on Debian's libuv_a.a, whose symbols name them). */
-static int uv__match_144(struct uvdb_libuv *lib) {
+int uvdb_match_uv144(struct uvdb_libuv *lib) {
   uintptr_t c[16];
   const struct uvdb_located_fn *run = &lib->fn[UVDB_FN_UV_RUN];
   size_t n = uvdb_direct_calls((const uint8_t *)run->addr, run->size, c, 16);
@@ -82,9 +82,7 @@ static const uint8_t *uv__eh_frame_hdr(struct dl_phdr_info *info) {
   return NULL;
 }
 
-static int uv__visit(struct dl_phdr_info *info, size_t sz, void *data) {
-  (void)sz;
-  struct uv__search *s = data;
+int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib) {
   char path[512];
   if (info->dlpi_name && info->dlpi_name[0]) {
     if (strstr(info->dlpi_name, "libuvdb-probe") || strstr(info->dlpi_name, "linux-vdso"))
@@ -110,8 +108,6 @@ static int uv__visit(struct dl_phdr_info *info, size_t sz, void *data) {
   if (!want[UVDB_FN_UV_RUN].value)
     return 0;
 
-  struct uvdb_libuv *lib = s->lib;
-  s->found = 1;
   snprintf(lib->path, sizeof(lib->path), "%s", path);
   lib->bias = info->dlpi_addr;
   lib->eh_frame_hdr = uv__eh_frame_hdr(info);
@@ -140,7 +136,7 @@ static int uv__visit(struct dl_phdr_info *info, size_t sz, void *data) {
   const char *kind = want[UVDB_FN_UV_RUN].from_symtab ? ".symtab" : ".dynsym";
   if (named == UVDB_FN_COUNT - 1) {
     snprintf(lib->how, sizeof(lib->how), "%s of %s%s", kind, path, version_note);
-  } else if ((lib->version >> 8) == 0x012c && uv__match_144(lib) == 0) {
+  } else if ((lib->version >> 8) == 0x012c && uvdb_match_uv144(lib) == 0) {
     snprintf(lib->how, sizeof(lib->how), "%s of %s; internal phase functions by uv_run's calls%s", kind, path,
              version_note);
   } else {
@@ -149,6 +145,13 @@ static int uv__visit(struct dl_phdr_info *info, size_t sz, void *data) {
              lib->version >> 16, (lib->version >> 8) & 0xff, lib->version & 0xff);
   }
   return 1;
+}
+
+static int uv__visit(struct dl_phdr_info *info, size_t sz, void *data) {
+  (void)sz;
+  struct uv__search *s = data;
+  s->found = uvdb_locate_in_object(info, s->lib);
+  return s->found;
 }
 
 int uvdb_locate_libuv(struct uvdb_libuv *lib) {

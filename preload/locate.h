@@ -36,6 +36,14 @@ struct uvdb_libuv {
 /* 0 when libuv is found (fn[] filled as far as possible), -1 otherwise. */
 int uvdb_locate_libuv(struct uvdb_libuv *lib);
 
+/* Examine one loaded object: 1 if it defines uv_run (lib filled), else 0. */
+struct dl_phdr_info;
+int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib);
+
+/* The phase functions of a stripped libuv 1.44 from the order of uv_run's
+ * direct calls (lib->fn[UVDB_FN_UV_RUN] and eh_frame_hdr set).  0 or -1. */
+int uvdb_match_uv144(struct uvdb_libuv *lib);
+
 /* Direct call targets of the code in [start, start+size), in address order. */
 size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max);
 

@@ -7,6 +7,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 import unittest
 
 UVDB = os.environ.get("UVDB", "build/debugger/uvdb")
@@ -165,8 +167,9 @@ class Control(unittest.TestCase):
         self.assertEqual(start["state"], "stopped")
         self.assertEqual(start["reason"], "start")
         self.assertEqual(start["phase"], "timers")
+        self.assertEqual(start["iteration"], 1)  # stopped as iteration 1 began
         loops = [o["info_loop"] for o in objs if "info_loop" in o]
-        self.assertEqual(loops[0]["iterations"], 1)  # stopped as iteration 1 began
+        self.assertEqual(loops[0]["iterations"], 0)  # none completed yet
         self.assertEqual(loops[0]["phases"], [])
         self.assertEqual(find(objs, "continue")["state"], "exited")
         self.assertEqual(loops[1]["iterations"], 3)
@@ -196,6 +199,30 @@ class Control(unittest.TestCase):
         self.assertEqual(main[0]["id"], run["loop"])
         self.assertEqual(main[0]["state"], "stopped")
         self.assertEqual(find(objs, "kill")["signal"], "KILL")
+
+    def test_target_runs_on_when_the_debugger_dies(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = os.path.join(tmp, "done")
+            script = ("let n = 0; const t = setInterval(() => { if (++n === 5) { clearInterval(t);"
+                      f" require('fs').writeFileSync({marker!r}, 'ticks ' + n); }} }}, 5);")
+            p = subprocess.Popen([UVDB, "--json", "-q", "-ex", "start", "--", NODE, "-e", script],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                start = json.loads(p.stdout.readline())["start"]
+                self.assertEqual(start["state"], "stopped")
+                p.kill()  # SIGKILL: no goodbye to the probe
+                p.communicate()
+                # The paused loop resumes when the probe sees the socket close; the
+                # program then finishes by itself.  The deadline only guards a hang.
+                deadline = time.monotonic() + TIMEOUT
+                while os.path.exists(f"/proc/{start['pid']}") and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                self.assertFalse(os.path.exists(f"/proc/{start['pid']}"), "the target is still paused")
+                with open(marker) as f:
+                    self.assertEqual(f.read(), "ticks 5")
+            finally:
+                if p.poll() is None:
+                    p.kill()
 
     def test_exit_code_and_signal_are_reported(self):
         rc, objs, out, err = uvdb(["run"], [NODE, "-e", "setTimeout(() => process.exit(3), 1)"])

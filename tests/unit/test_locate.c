@@ -3,10 +3,13 @@
  * This executable links libuv 1.44.2 statically, so libuv's functions are in
  * its own .symtab, and the linker itself tells us where they are (&uv__io_poll
  * resolves to the hidden function in the static archive): an answer that does
- * not go through elfsym.c.  locate.c is included rather than linked, to reach
- * its static functions: uv__match_144 (the stripped-library method) and
- * uv__visit (to point the locator at Debian's stripped libuv.so.1). */
-#include "locate.c"
+ * not go through elfsym.c.  uvdb_match_uv144 is the stripped-library method;
+ * uvdb_locate_in_object points the locator at Debian's stripped libuv.so.1. */
+#define _GNU_SOURCE
+#include "elfsym.h"
+#include "locate.h"
+#include <link.h>
+#include <string.h>
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,10 +130,13 @@ static void test_locate_self_by_symtab(void **state) {
   if (strncmp(lib.how, ".symtab of ", 11) != 0 || strstr(lib.how, "call"))
     fail_msg("how: %s", lib.how);
 
+  static const char *const names[UVDB_FN_COUNT] = {
+      "uv_run", "uv__run_timers", "uv__run_idle", "uv__run_prepare", "uv__io_poll", "uv__run_check",
+  };
   for (int i = 0; i < UVDB_FN_COUNT; i++) {
     const struct uvdb_located_fn *f = &lib.fn[i];
     print_message("      %-16s %#" PRIxPTR " size %zu (%s)\n", f->name, f->addr, f->size, f->how);
-    assert_string_equal(f->name, uv__fn_names[i]);
+    assert_string_equal(f->name, names[i]);
     assert_int_equal(f->addr, linked_addr((enum uvdb_fn)i));
     assert_true(f->size > 0);
     assert_string_equal(f->how, ".symtab");
@@ -191,7 +197,7 @@ static void test_match_144_agrees_with_names(void **state) {
   for (int i = 0; i < UVDB_FN_COUNT; i++)
     if (i != UVDB_FN_UV_RUN)
       stripped.fn[i].addr = 0, stripped.fn[i].size = 0, stripped.fn[i].how = NULL;
-  assert_int_equal(uv__match_144(&stripped), 0);
+  assert_int_equal(uvdb_match_uv144(&stripped), 0);
   for (int i = 0; i < UVDB_FN_COUNT; i++) {
     const struct uvdb_located_fn *f = &stripped.fn[i];
     assert_int_equal(f->addr, named.fn[i].addr);
@@ -203,10 +209,10 @@ static void test_match_144_agrees_with_names(void **state) {
   /* A uv_run with some other call pattern is not matched. */
   stripped.fn[UVDB_FN_UV_RUN].addr = named.fn[UVDB_FN_IO_POLL].addr;
   stripped.fn[UVDB_FN_UV_RUN].size = named.fn[UVDB_FN_IO_POLL].size;
-  assert_int_equal(uv__match_144(&stripped), -1);
+  assert_int_equal(uvdb_match_uv144(&stripped), -1);
   stripped.fn[UVDB_FN_UV_RUN].addr = named.fn[UVDB_FN_RUN_TIMERS].addr;
   stripped.fn[UVDB_FN_UV_RUN].size = named.fn[UVDB_FN_RUN_TIMERS].size;
-  assert_int_equal(uv__match_144(&stripped), -1);
+  assert_int_equal(uvdb_match_uv144(&stripped), -1);
 }
 
 static void test_eh_function_bounds(void **state) {
@@ -251,7 +257,8 @@ static void test_eh_function_bounds(void **state) {
 
 struct find_so {
   const char *needle;
-  struct uv__search *search;
+  struct uvdb_libuv *lib;
+  int found;
   int visited;
   uintptr_t lo, hi; /* its loaded PT_LOAD extent */
 };
@@ -270,7 +277,9 @@ static int visit_so(struct dl_phdr_info *info, size_t sz, void *data) {
       if (a + info->dlpi_phdr[i].p_memsz > f->hi)
         f->hi = a + info->dlpi_phdr[i].p_memsz;
     }
-  return uv__visit(info, sz, f->search);
+  (void)sz;
+  f->found = uvdb_locate_in_object(info, f->lib);
+  return f->found;
 }
 
 static int so_has_symtab(const char *path) {
@@ -295,11 +304,10 @@ static void test_stripped_shared_libuv(void **state) {
 
   struct uvdb_libuv lib;
   memset(&lib, 0, sizeof(lib));
-  struct uv__search search = {&lib, 0};
-  struct find_so f = {"libuv.so.1", &search, 0, 0, 0};
+  struct find_so f = {"libuv.so.1", &lib, 0, 0, 0, 0};
   dl_iterate_phdr(visit_so, &f);
   assert_true(f.visited);
-  assert_true(search.found);
+  assert_true(f.found);
   assert_int_equal(so_has_symtab(lib.path), 0); /* really stripped */
   print_message("      %s\n", lib.how);
   assert_int_equal(lib.version, 0x012c02);
