@@ -12,15 +12,30 @@ meson test -C build --print-errorlogs || status=1
 UVDB_PROBE="$PWD/build/preload/libuvdb-probe.so" UVDB_EXAMPLES="$PWD/build/examples" \
   meson test -C build-asan --print-errorlogs --suite unit --suite integration || status=1
 
+# One line for people and CI: test cases, counted from each runner's own
+# summary (cmocka's [  PASSED  ] / [  FAILED  ], unittest's Ran N / failures=).
 python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
-import json, sys
+import json, re, sys
 passed = failed = 0
 for path in sys.argv[1:]:
     for line in open(path):
         r = json.loads(line)
+        out = r.get("stdout", "") + r.get("stderr", "")
         ok = r["result"] in ("OK", "EXPECTEDFAIL")
-        passed += ok
-        failed += not ok
+        cm_pass = sum(int(n) for n in re.findall(r"\[  PASSED  \] (\d+) test", out))
+        cm_fail = sum(int(n) for n in re.findall(r"\[  FAILED  \] (\d+) test", out))
+        ran = re.search(r"^Ran (\d+) tests?", out, re.M)
+        if cm_pass or cm_fail:
+            p, f = cm_pass, cm_fail
+        elif ran:
+            bad = sum(int(n) for n in re.findall(r"(?:failures|errors)=(\d+)", out))
+            p, f = int(ran.group(1)) - bad, bad
+        else:
+            p, f = int(ok), int(not ok)
+        if not ok and f == 0:
+            f = 1  # crashed or timed out before its own summary
+        passed += p
+        failed += f
         if not ok:
             print(f"FAILED: {r['name']} ({path})")
 print(f"{passed} passed, {failed} failed")
