@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -25,12 +26,20 @@ def parse_ns(text):
     return float(m.group(1))
 
 
+# The target runs on CPU 1 in both cases and uvdb on CPU 0, so that what is
+# measured is the probe's cost in the target, not two processes sharing a core.
+PIN = os.cpu_count() >= 2 and shutil.which("taskset")
+TARGET_CPU = ["taskset", "-c", "1"] if PIN else []
+DEBUGGER_CPU = ["taskset", "-c", "0"] if PIN else []
+
+
 def run_plain(cmd):
-    return parse_ns(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+    return parse_ns(subprocess.run(TARGET_CPU + cmd, capture_output=True, text=True, check=True).stdout)
 
 
 def run_probed(uvdb, cmd):
-    p = subprocess.run([uvdb, "--batch", "--json", "-ex", "run", "-ex", "info loop", "--", *cmd],
+    p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", "--json", "-ex", "run", "-ex", "info loop", "--",
+                                       *TARGET_CPU, *cmd],
                        capture_output=True, text=True, check=True)
     run = next(json.loads(l)["run"] for l in p.stdout.splitlines() if l.startswith('{"run"'))
     loop = next(json.loads(l)["info_loop"] for l in p.stdout.splitlines() if l.startswith('{"info_loop"'))
@@ -84,7 +93,8 @@ def machine():
                 cpu = line.split(":", 1)[1].strip()
                 break
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, node {node}"
+    pin = "target pinned to CPU 1 and uvdb to CPU 0" if PIN else "no pinning"
+    return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, node {node}; {pin}"
 
 
 def main():

@@ -77,6 +77,7 @@ static int uv__fresh(struct session *s) {
   uv__unmap(s);
   model_reset(&s->model);
   s->probe_info[0] = '\0';
+  s->no_libuv[0] = '\0';
   s->libuv_found = 0;
   s->exit_code = s->term_signal = -1;
   s->state = TARGET_NONE;
@@ -172,11 +173,11 @@ static void uv__handshake(struct session *s, int fd) {
       close(shm_fd);
     return;
   }
-  s->libuv_found = strcmp(probe_info_get(s, "libuv", v, sizeof(v)) ? v : "", "found") == 0;
-  if (!s->libuv_found || shm_fd < 0) {
-    char how[600];
-    uvdb_message("warning", "%s; the program runs without the probe",
-                 probe_info_get(s, "libuv_how", how, sizeof(how)) ? how : "no libuv found");
+  int found = strcmp(probe_info_get(s, "libuv", v, sizeof(v)) ? v : "", "found") == 0;
+  if (!found || shm_fd < 0) {
+    /* Said at exit, unless an image exec'ed later (sh -c, taskset, env) has libuv. */
+    if (!s->libuv_found)
+      probe_info_get(s, "libuv_how", s->no_libuv, sizeof(s->no_libuv));
     uvdb_msg_send(fd, UVDB_MSG_REFUSE, "no libuv", 8, -1);
     close(fd);
     if (shm_fd >= 0)
@@ -195,6 +196,8 @@ static void uv__handshake(struct session *s, int fd) {
   uv__close_target(s);
   uv__unmap(s); /* an exec'ed image says hello again */
   s->shm = m;
+  s->libuv_found = 1;
+  s->no_libuv[0] = '\0';
   const char *welcome = s->start_paused ? "protocol=1\nstart_paused=1\n" : "protocol=1\n";
   if (uvdb_msg_send(fd, UVDB_MSG_WELCOME, welcome, strlen(welcome), -1) != 0) {
     close(fd);
@@ -216,10 +219,21 @@ static uint64_t uv__mono_ms(void) {
  * record has waited DRAIN_LATENCY_MS (traces and stops still show promptly),
  * or when `force` (a command wants everything).  Returns records taken. */
 #define DRAIN_LATENCY_MS 20
+/* The TSC is one clock for the whole machine, so the debugger can add the
+ * later reference point of the probe's clock itself. */
+static void uv__clock_refresh(struct session *s) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  struct uvdb_clock *c = &s->shm->clock;
+  c->tsc1 = __builtin_ia32_rdtsc();
+  c->ns1 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t uv__drain(struct session *s, int force) {
   if (!s->shm)
     return 0;
-  static struct uvdb_record batch[4096];
+  if (s->state != TARGET_EXITED)
+    uv__clock_refresh(s);
   static uint64_t last_read[UVDB_MAX_RINGS];
   uint64_t taken = 0, dropped = 0, now = uv__mono_ms();
   for (unsigned i = 0; i < UVDB_MAX_RINGS; i++) {
@@ -232,11 +246,13 @@ static uint64_t uv__drain(struct session *s, int force) {
     if (!force && avail < UVDB_RING_RECORDS / 4 && now - last_read[i] < DRAIN_LATENCY_MS)
       continue;
     last_read[i] = now;
+    const struct uvdb_record *span;
     unsigned n;
-    while ((n = uvdb_ring_pop(r, batch, 4096)) > 0) {
-      taken += n;
+    while ((n = uvdb_ring_peek(r, &span)) > 0) {
       for (unsigned k = 0; k < n; k++)
-        model_apply(&s->model, &batch[k], r, s->shm);
+        model_apply(&s->model, &span[k], r, s->shm);
+      uvdb_ring_release(r, n);
+      taken += n;
     }
     if (state == UVDB_RING_RETIRED && s->state != TARGET_EXITED)
       atomic_store(&r->state, UVDB_RING_FREE);
@@ -251,6 +267,8 @@ uint64_t session_drain(struct session *s) {
 
 static void uv__reap(struct session *s, int status) {
   session_drain(s);
+  if (!s->libuv_found && s->no_libuv[0])
+    uvdb_message("warning", "%s; the program ran without the probe", s->no_libuv);
   s->state = TARGET_EXITED;
   if (WIFEXITED(status))
     s->exit_code = WEXITSTATUS(status);
@@ -260,12 +278,12 @@ static void uv__reap(struct session *s, int status) {
 }
 
 int session_wait(struct session *s) {
-  int paused_sent = 0;
+  int paused_sent = 0, flowing = 0;
   s->interrupted = 0;
   s->model.stopped = 0;
   while (s->state == TARGET_RUNNING) {
     struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->ctl_fd, POLLIN, 0}};
-    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, 1);
+    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, flowing ? 0 : 1); /* a fast writer: look again at once */
     if (r > 0 && (p[0].revents & POLLIN)) {
       int fd = uvdb_accept(s->listen_fd);
       if (fd >= 0)
@@ -277,7 +295,7 @@ int session_wait(struct session *s) {
       if (uvdb_msg_recv(s->ctl_fd, &type, buf, sizeof(buf), NULL, NULL, 0) < 0)
         uv__close_target(s); /* exec, or exiting: the rings stay mapped */
     }
-    uv__drain(s, 0);
+    flowing = uv__drain(s, 0) >= UVDB_RING_RECORDS / 4;
     if (s->model.stopped) {
       s->state = TARGET_STOPPED;
       break;

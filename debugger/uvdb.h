@@ -88,6 +88,7 @@ struct session {
   struct uvdb_shm_header *shm;
   int probe_connected, libuv_found;
   char probe_info[8192];
+  char no_libuv[600]; /* why the last image had no libuv, until one has */
   struct model model;
   volatile sig_atomic_t interrupted;
   int start_paused;

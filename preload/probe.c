@@ -3,6 +3,7 @@
  * commands until the debugger goes away, when the probe resumes and goes quiet. */
 #define _GNU_SOURCE
 #include "probe.h"
+#include "agent.h"
 #include "transport.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct uvdb_probe_state uvdb_probe = {.sock = -1};
+struct uvdb_probe_state uvdb_probe;
 __thread struct uvdb_thread uvdb_self __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t uv__ring_key;
@@ -55,14 +56,12 @@ struct uvdb_ring *uvdb_ring_claim(void) {
   return NULL;
 }
 
-static void uv__clock_update(int first) {
+/* The first reference point of the TSC; the debugger adds later ones (the
+ * TSC is one clock for the whole machine: constant_tsc, nonstop_tsc). */
+static void uv__clock_init(void) {
   struct uvdb_clock *c = &uvdb_probe.shm->clock;
-  uint64_t tsc = uvdb_now(), ns = uv__mono_ns();
-  atomic_fetch_add(&c->seq, 1);
-  if (first)
-    c->tsc0 = tsc, c->ns0 = ns;
-  c->tsc1 = tsc, c->ns1 = ns;
-  atomic_fetch_add(&c->seq, 1);
+  c->tsc0 = c->tsc1 = uvdb_now();
+  c->ns0 = c->ns1 = uv__mono_ns();
 }
 
 static int uv__shm_create(void) {
@@ -85,7 +84,7 @@ static int uv__shm_create(void) {
   h->ring_records = UVDB_RING_RECORDS;
   h->record_size = sizeof(struct uvdb_record);
   uvdb_probe.shm = h;
-  uv__clock_update(1);
+  uv__clock_init();
   return fd;
 }
 
@@ -120,57 +119,11 @@ static size_t uv__describe(char *buf, size_t cap, int found, const struct uvdb_h
   return off < cap ? off : cap - 1;
 }
 
-static void uv__agent_handle(uint32_t type) {
-  switch (type) {
-  case UVDB_MSG_PAUSE:
-    uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_INTERRUPT);
-    break;
-  case UVDB_MSG_RESUME:
-    uvdb_resume_all();
-    break;
-  default:
-    break;
-  }
-}
-
-/* Serve the debugger; when it goes away, resume and go quiet. */
-static void *uv__agent(void *arg) {
-  (void)arg;
-  for (;;) {
-    uint32_t type;
-    char buf[256];
-    int r = uvdb_msg_recv(uvdb_probe.sock, &type, buf, sizeof(buf), NULL, NULL, 100);
-    uv__clock_update(0);
-    if (r == 0)
-      continue; /* timeout */
-    if (r < 0)
-      break;
-    uv__agent_handle(type);
-  }
-  atomic_store(&uvdb_probe.active, 0);
-  uvdb_resume_all();
-  close(uvdb_probe.sock);
-  uvdb_probe.sock = -1;
-  return NULL;
-}
-
 static void uv__atfork_child(void) {
   /* The rings are shared with the parent's debugger: a forked child must not write them. */
   atomic_store(&uvdb_probe.active, 0);
   atomic_store(&uvdb_probe.attention, 0);
   uvdb_self.ring = NULL;
-}
-
-static void uv__start_agent(void) {
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old); /* the target's signals are not ours */
-  pthread_t t;
-  if (pthread_create(&t, NULL, uv__agent, NULL) == 0) {
-    pthread_setname_np(t, "uvdb-agent");
-    pthread_detach(t);
-  }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static int uv__for_us(void) {
@@ -218,10 +171,13 @@ __attribute__((constructor)) static void uv__probe_init(void) {
     goto quiet;
   if (strstr(reply, "start_paused=1"))
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
-  uvdb_probe.sock = sock;
   pthread_atfork(NULL, NULL, uv__atfork_child);
   atomic_store(&uvdb_probe.active, 1);
-  uv__start_agent();
+  if (uvdb_agent_start(sock) != 0) {
+    atomic_store(&uvdb_probe.active, 0);
+    goto quiet;
+  }
+  close(sock); /* the agent has its own copy; the target's table keeps none of ours */
   return;
 
 quiet:

@@ -25,15 +25,16 @@ struct uvdb_loop {
 };
 
 struct uvdb_probe_state {
-  _Atomic int active;    /* hooks emit only while a debugger listens */
-  _Atomic int attention; /* non-zero: safepoints take the slow path */
-  _Atomic int pause_req; /* park loops of pause_tid at the next safepoint */
+  /* Read by every hook: alone on the first cache line, written rarely. */
+  _Alignas(64) _Atomic int active; /* hooks emit only while a debugger listens */
+  _Atomic int attention;           /* non-zero: safepoints take the slow path */
+  int pending_first;               /* libuv >= 1.45: pending opens an iteration */
+  _Alignas(64) _Atomic int pause_req; /* park loops of pause_tid at the next safepoint */
   _Atomic uint32_t pause_tid;
   _Atomic uint32_t pause_reason;
   _Atomic uint32_t resume_seq; /* futex word: bumped to release parked loops */
   _Atomic uint32_t parked;     /* loops parked now */
   struct uvdb_shm_header *shm;
-  int sock;
   int kick_signal;
   struct uvdb_libuv lib;
   struct uvdb_loop loops[UVDB_MAX_LOOPS];
@@ -41,12 +42,31 @@ struct uvdb_probe_state {
 
 extern struct uvdb_probe_state uvdb_probe;
 
-/* Per-thread state; initial-exec TLS keeps the hot path free of calls. */
+#define UVDB_MAX_NESTED_RUNS 4
+
+/* One uv_run call in progress on a thread (probes/loop.c). */
+struct uvdb_run_frame {
+  void *uv_loop;
+  struct uvdb_loop *loop;
+  uint64_t anchor;      /* time of the last timed boundary */
+  uint64_t phase_begin; /* of the phase running or deferred */
+  uint64_t iter, iter_begin;
+  uint8_t mode; /* uv_run_mode: 0 default, 1 once, 2 nowait */
+  uint8_t in_iter;
+  uint8_t anchor_kind;
+  uint8_t anchor_phase;
+};
+
+/* Per-thread state, everything a hook touches in two adjacent cache lines
+ * (between phases the target's own work evicts scattered data); initial-exec
+ * TLS keeps the hot path free of calls. */
 struct uvdb_thread {
   struct uvdb_ring *ring;
-  int in_emit;  /* a signal handler must not write the ring now */
-  int in_poll;  /* inside uv__io_poll: the kick signal may park here */
-};
+  int in_emit; /* a signal handler must not write the ring now */
+  int in_poll; /* inside uv__io_poll: the kick signal may park here */
+  int depth;   /* uv_run calls in progress */
+  struct uvdb_run_frame frames[UVDB_MAX_NESTED_RUNS];
+} __attribute__((aligned(64)));
 extern __thread struct uvdb_thread uvdb_self __attribute__((tls_model("initial-exec")));
 
 struct uvdb_ring *uvdb_ring_claim(void);

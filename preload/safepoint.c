@@ -2,6 +2,7 @@
  * in epoll_wait, reached by a kick signal), and the registry of loops. */
 #define _GNU_SOURCE
 #include "probe.h"
+#include "rawsys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Called on loop threads (pthreads) only: the agent has no TLS. */
 static __thread uint32_t uv__tid __attribute__((tls_model("initial-exec")));
 
 static uint32_t uv__gettid(void) {
   if (!uv__tid)
-    uv__tid = (uint32_t)syscall(SYS_gettid);
+    uv__tid = (uint32_t)uvdb_sys0(SYS_gettid);
   return uv__tid;
 }
 
@@ -49,8 +51,9 @@ struct uvdb_loop *uvdb_loop_get(void *loop) {
   return NULL;
 }
 
+/* Everything from here to the end may run on the agent: raw system calls. */
 static long uv__futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts) {
-  return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+  return uvdb_sys4(SYS_futex, (uint32_t *)addr, op, val, ts);
 }
 
 /* Park this loop thread until resumed or the debugger goes away. */
@@ -100,18 +103,26 @@ static void uv__kick_handler(int sig, siginfo_t *si, void *uc) {
 /* Is the thread blocked in an epoll wait right now?  /proc says which
  * system call it sleeps in. */
 static int uv__in_epoll_wait(uint32_t tid) {
-  char path[64], buf[64];
-  snprintf(path, sizeof(path), "/proc/self/task/%u/syscall", tid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  char path[64] = "/proc/self/task/", digits[12], buf[64];
+  int nd = 0, len = 16;
+  do
+    digits[nd++] = (char)('0' + tid % 10);
+  while ((tid /= 10) && nd < 11);
+  while (nd)
+    path[len++] = digits[--nd];
+  const char *tail = "/syscall";
+  while (*tail)
+    path[len++] = *tail++;
+  path[len] = '\0';
+  long fd = uvdb_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0)
     return 0;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
-  long nr = strtol(buf, NULL, 10);
-  return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */;
+  long n = uvdb_sys3(SYS_read, fd, buf, sizeof(buf) - 1);
+  uvdb_sys1(SYS_close, fd);
+  long nr = 0;
+  for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+    nr = nr * 10 + (buf[i] - '0');
+  return n > 0 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */);
 }
 
 void uvdb_request_pause(uint32_t tid, uint32_t reason) {
@@ -126,7 +137,7 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason) {
     if (!atomic_load(&l->loop))
       break;
     if (atomic_load(&l->tid) == tid && atomic_load(&l->phase) == UVDB_PHASE_POLL && uv__in_epoll_wait(tid))
-      syscall(SYS_tgkill, getpid(), tid, uvdb_probe.kick_signal);
+      uvdb_sys3(SYS_tgkill, uvdb_sys0(SYS_getpid), tid, uvdb_probe.kick_signal);
   }
 }
 

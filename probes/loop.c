@@ -6,8 +6,6 @@
 
 #include <unistd.h>
 
-#define MAX_NESTED_RUNS 4
-
 enum anchor_kind {
   ANCHOR_RUN_ENTRY, /* uv_run just began */
   ANCHOR_EXIT,      /* a phase ended at `anchor` */
@@ -16,22 +14,6 @@ enum anchor_kind {
 
 #define UV__HOT static inline __attribute__((always_inline))
 
-/* One uv_run call in progress on this thread. */
-struct run_frame {
-  void *uv_loop;
-  struct uvdb_loop *loop;
-  int mode; /* uv_run_mode: 0 default, 1 once, 2 nowait */
-  int in_iter;
-  int anchor_kind;
-  int anchor_phase;
-  uint64_t anchor;      /* time of the last timed boundary */
-  uint64_t phase_begin; /* of the phase running or deferred */
-  uint64_t iter, iter_begin;
-};
-
-static __thread struct run_frame uv__frames[MAX_NESTED_RUNS] __attribute__((tls_model("initial-exec")));
-static __thread int uv__depth __attribute__((tls_model("initial-exec")));
-
 static int (*uv__orig_run)(void *loop, int mode);
 static void (*uv__orig_run_timers)(void *loop);
 static void (*uv__orig_run_idle)(void *loop);
@@ -39,17 +21,13 @@ static void (*uv__orig_run_prepare)(void *loop);
 static void (*uv__orig_io_poll)(void *loop, int timeout);
 static void (*uv__orig_run_check)(void *loop);
 
-/* libuv 1.45 moved timers to the end of the iteration: pending opens it.
- * Set once, before the hooks go in. */
-static int uv__pending_first;
-
-UV__HOT void uv__emit_phase(struct run_frame *f, int phase, uint64_t begin, uint64_t end) {
+UV__HOT void uv__emit_phase(struct uvdb_run_frame *f, int phase, uint64_t begin, uint64_t end) {
   uint64_t iter = f->in_iter ? f->iter : atomic_load_explicit(&f->loop->iterations, memory_order_relaxed);
   uvdb_emit_at(begin, UVDB_EV_PHASE, f->loop, (uint32_t)phase | (f->in_iter ? UVDB_PHASE_IN_ITERATION : 0), iter,
                end);
 }
 
-UV__HOT void uv__iter_boundary(struct run_frame *f, uint64_t ts) {
+UV__HOT void uv__iter_boundary(struct uvdb_run_frame *f, uint64_t ts) {
   if (f->in_iter)
     uvdb_emit_at(f->iter_begin, UVDB_EV_ITERATION, f->loop, 0, f->iter, ts);
   f->in_iter = 1;
@@ -61,7 +39,7 @@ UV__HOT void uv__iter_boundary(struct run_frame *f, uint64_t ts) {
 
 /* At a boundary at time t: end a deferred phase, and the closing handles,
  * which run from uv__run_check's return to the next boundary. */
-UV__HOT void uv__settle(struct run_frame *f, uint64_t t) {
+UV__HOT void uv__settle(struct uvdb_run_frame *f, uint64_t t) {
   if (f->anchor_kind == ANCHOR_DEFERRED) {
     uv__emit_phase(f, f->anchor_phase, f->phase_begin, t);
     f->anchor_kind = ANCHOR_EXIT;
@@ -75,34 +53,34 @@ UV__HOT void uv__settle(struct run_frame *f, uint64_t t) {
 
 /* A frame for this loop; hooks installed while uv_run was already running
  * (attach) find none and start one. */
-static struct run_frame *uv__frame_new(void *loop) {
+static struct uvdb_run_frame *uv__frame_new(void *loop) {
   struct uvdb_loop *l = uvdb_loop_get(loop);
-  if (!l || uv__depth >= MAX_NESTED_RUNS)
+  if (!l || uvdb_self.depth >= UVDB_MAX_NESTED_RUNS)
     return NULL;
-  struct run_frame *f = &uv__frames[uv__depth++];
-  *f = (struct run_frame){.uv_loop = loop, .loop = l, .anchor = uvdb_now()};
+  struct uvdb_run_frame *f = &uvdb_self.frames[uvdb_self.depth++];
+  *f = (struct uvdb_run_frame){.uv_loop = loop, .loop = l, .anchor = uvdb_now()};
   return f;
 }
 
-UV__HOT struct run_frame *uv__frame(void *loop) {
-  int d = uv__depth;
-  if (uvdb_likely(d > 0 && uv__frames[d - 1].uv_loop == loop))
-    return &uv__frames[d - 1];
+UV__HOT struct uvdb_run_frame *uv__frame(void *loop) {
+  int d = uvdb_self.depth;
+  if (uvdb_likely(d > 0 && uvdb_self.frames[d - 1].uv_loop == loop))
+    return &uvdb_self.frames[d - 1];
   return uv__frame_new(loop);
 }
 
-UV__HOT struct run_frame *uv__phase_enter(void *loop, int phase) {
-  struct run_frame *f = uv__frame(loop);
+UV__HOT struct uvdb_run_frame *uv__phase_enter(void *loop, int phase) {
+  struct uvdb_run_frame *f = uv__frame(loop);
   if (!f)
     return NULL;
   uint64_t t = uvdb_now();
   uv__settle(f, t);
   if (phase == UVDB_PHASE_IDLE) {
     /* pending ran inline between the last boundary and here */
-    if (uv__pending_first)
+    if (uvdb_probe.pending_first)
       uv__iter_boundary(f, f->anchor);
     uv__emit_phase(f, UVDB_PHASE_PENDING, f->anchor, t);
-  } else if (phase == UVDB_PHASE_TIMERS && !uv__pending_first && (!f->in_iter || f->mode == 0)) {
+  } else if (phase == UVDB_PHASE_TIMERS && !uvdb_probe.pending_first && (!f->in_iter || f->mode == 0)) {
     uv__iter_boundary(f, t); /* 1.44's UV_RUN_ONCE runs timers again at the end: same iteration */
   }
   if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed))) {
@@ -113,14 +91,16 @@ UV__HOT struct run_frame *uv__phase_enter(void *loop, int phase) {
   return f;
 }
 
-/* Phases followed by an inlined one (timers: pending; check: closing) or by
- * work of their own (poll: pending again) end on their own clock; idle and
- * prepare end a few instructions before the next phase begins, whose
- * timestamp serves for both. */
-UV__HOT void uv__phase_exit(struct run_frame *f, int phase, int timed) {
+/* Phases followed by an inlined one (timers: pending; check: closing) end on
+ * their own clock.  The others end where the next phase begins, whose
+ * timestamp serves for both (a TSC read is 11.5 ns on an EPYC under KVM):
+ * idle and prepare a few instructions before it, poll after the pending
+ * callbacks libuv runs right after polling (I/O completions, such as write
+ * callbacks), which are counted in poll. */
+UV__HOT void uv__phase_exit(struct uvdb_run_frame *f, int phase, int timed) {
   if (!f)
     return;
-  f->anchor_phase = phase;
+  f->anchor_phase = (uint8_t)phase;
   if (!timed) {
     f->anchor_kind = ANCHOR_DEFERRED;
     return;
@@ -133,25 +113,25 @@ UV__HOT void uv__phase_exit(struct run_frame *f, int phase, int timed) {
 
 static int uv__hook_run(void *loop, int mode) {
   struct uvdb_loop *l = uvdb_loop_get(loop);
-  if (!l || uv__depth >= MAX_NESTED_RUNS)
+  if (!l || uvdb_self.depth >= UVDB_MAX_NESTED_RUNS)
     return uv__orig_run(loop, mode);
-  struct run_frame *f = &uv__frames[uv__depth++];
-  *f = (struct run_frame){.uv_loop = loop, .loop = l, .mode = mode, .anchor = uvdb_now()};
+  struct uvdb_run_frame *f = &uvdb_self.frames[uvdb_self.depth++];
+  *f = (struct uvdb_run_frame){.uv_loop = loop, .loop = l, .mode = (uint8_t)mode, .anchor = uvdb_now()};
   uvdb_emit_at(f->anchor, UVDB_EV_RUN_BEGIN, l, (uint32_t)mode, 0, 0);
   int r = uv__orig_run(loop, mode);
   uint64_t t = uvdb_now();
-  f = &uv__frames[uv__depth - 1];
+  f = &uvdb_self.frames[uvdb_self.depth - 1];
   uv__settle(f, t);
   if (f->in_iter)
     uvdb_emit_at(f->iter_begin, UVDB_EV_ITERATION, l, 0, f->iter, t);
   uvdb_emit_at(t, UVDB_EV_RUN_END, l, (uint32_t)r, 0, 0);
-  uv__depth--;
+  uvdb_self.depth--;
   return r;
 }
 
 #define UV__PHASE_HOOK(fn, phase, timed)                \
   static void uv__hook_##fn(void *loop) {               \
-    struct run_frame *f = uv__phase_enter(loop, phase); \
+    struct uvdb_run_frame *f = uv__phase_enter(loop, phase); \
     uv__orig_##fn(loop);                                \
     uv__phase_exit(f, phase, timed);                    \
   }
@@ -164,7 +144,7 @@ UV__PHASE_HOOK(run_check, UVDB_PHASE_CHECK, 1)
 /* The loop's phase is published only around poll: the agent's kick needs
  * to know a loop may be blocked in epoll_wait. */
 static void uv__hook_io_poll(void *loop, int timeout) {
-  struct run_frame *f = uv__phase_enter(loop, UVDB_PHASE_POLL);
+  struct uvdb_run_frame *f = uv__phase_enter(loop, UVDB_PHASE_POLL);
   if (f)
     atomic_store_explicit(&f->loop->phase, UVDB_PHASE_POLL, memory_order_relaxed);
   uvdb_self.in_poll = 1;
@@ -172,7 +152,7 @@ static void uv__hook_io_poll(void *loop, int timeout) {
   uvdb_self.in_poll = 0;
   if (f)
     atomic_store_explicit(&f->loop->phase, -1, memory_order_relaxed);
-  uv__phase_exit(f, UVDB_PHASE_POLL, 1);
+  uv__phase_exit(f, UVDB_PHASE_POLL, 0);
 }
 
 static struct uvdb_hook uv__hooks[UVDB_FN_COUNT] = {
@@ -185,7 +165,8 @@ static struct uvdb_hook uv__hooks[UVDB_FN_COUNT] = {
 };
 
 struct uvdb_hook *uvdb_loop_hooks(size_t *n) {
-  uv__pending_first = uvdb_probe.lib.version >= 0x012d00;
+  /* libuv 1.45 moved timers to the end of the iteration: pending opens it. */
+  uvdb_probe.pending_first = uvdb_probe.lib.version >= 0x012d00;
   for (int i = 0; i < UVDB_FN_COUNT; i++) {
     const struct uvdb_located_fn *fn = &uvdb_probe.lib.fn[i];
     uv__hooks[i].name = fn->name;

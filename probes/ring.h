@@ -29,6 +29,26 @@ static inline int uvdb_ring_push(struct uvdb_ring *r, uint64_t ts, uint16_t type
   return 0;
 }
 
+/* Reader, in place: the records from tail up to head or the ring's end,
+ * which stay put until uvdb_ring_release.  Returns how many. */
+static inline unsigned uvdb_ring_peek(struct uvdb_ring *r, const struct uvdb_record **span) {
+  uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+  uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+  uint64_t n = head - tail;
+  if (n > UVDB_RING_RECORDS) { /* a corrupt or hostile ring: resynchronise */
+    tail = head - UVDB_RING_RECORDS;
+    atomic_store_explicit(&r->tail, tail, memory_order_release);
+    n = UVDB_RING_RECORDS;
+  }
+  uint64_t to_end = UVDB_RING_RECORDS - (tail & UVDB_RING_MASK);
+  *span = &r->rec[tail & UVDB_RING_MASK];
+  return (unsigned)(n < to_end ? n : to_end);
+}
+
+static inline void uvdb_ring_release(struct uvdb_ring *r, unsigned n) {
+  atomic_store_explicit(&r->tail, atomic_load_explicit(&r->tail, memory_order_relaxed) + n, memory_order_release);
+}
+
 /* Reader: copies up to max records out, returns how many. */
 static inline unsigned uvdb_ring_pop(struct uvdb_ring *r, struct uvdb_record *out, unsigned max) {
   uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);

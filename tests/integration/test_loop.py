@@ -260,6 +260,14 @@ class BadInput(unittest.TestCase):
         self.assertEqual(find(objs, "run")["exit_code"], 4)
         self.assertEqual(find(objs, "info_probe")["libuv"], "none")
 
+    def test_exec_chain_reaches_libuv_without_warning(self):
+        # sh execs node in the same process: the probe in sh finds no libuv,
+        # the one in node does; no warning, node's loop is seen.
+        rc, objs, out, err = uvdb(["run", "info loop"], ["/bin/sh", "-c", f"exec {NODE} -e 'setTimeout(() => {{}}, 1)'"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([o for o in objs if "warning" in o], [])
+        self.assertGreater(find(objs, "info_loop")["iterations"], 0)
+
     def test_unknown_command(self):
         rc, objs, out, err = uvdb(["frobnicate"], [example("06-run-once")])
         self.assertEqual(rc, 1)
