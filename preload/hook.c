@@ -103,6 +103,13 @@ uint8_t *uvdb_hook_alloc_near(const void *near, size_t len) {
   return NULL;
 }
 
+/* A jmp rel32 written to `buf`, to run at address `at`. */
+static void uv__emit_rel_jmp(uint8_t *buf, const uint8_t *at, const void *to) {
+  int32_t rel = (int32_t)((intptr_t)to - (intptr_t)(at + 5));
+  buf[0] = 0xe9;
+  memcpy(buf + 1, &rel, sizeof(rel));
+}
+
 static void uv__emit_abs_jmp(uint8_t *at, const void *to) {
   static const uint8_t jmp_rip[6] = {0xff, 0x25, 0, 0, 0, 0};
   memcpy(at, jmp_rip, sizeof(jmp_rip));
@@ -228,7 +235,10 @@ int uvdb_hook_prepare(struct uvdb_hook *h) {
     out += len;
     from += insn[k].length;
   }
-  uv__emit_abs_jmp(tramp + out, h->target + stolen);
+  /* Back into the function: a direct jump (the trampoline is within reach by
+   * construction); indirect ones are the first to be mispredicted in a
+   * process with a large code footprint. */
+  uv__emit_rel_jmp(tramp + out, tramp + out, h->target + stolen);
   uv__set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_EXEC);
 
   memcpy(h->saved, h->target, stolen);
@@ -256,9 +266,9 @@ int uvdb_hook_install(struct uvdb_hook *h) {
   }
   uint8_t patch[UVDB_HOOK_MAX_STOLEN];
   memset(patch, 0xcc, sizeof(patch)); /* int3 in the bytes no one may reach */
-  int32_t rel = (int32_t)((intptr_t)h->stub - (intptr_t)(h->target + 5));
-  patch[0] = 0xe9;
-  memcpy(patch + 1, &rel, sizeof(rel));
+  /* Straight to the replacement when it is within reach, else by the stub. */
+  const void *to = uv__within_rel32(h->replacement, h->target + 5, 0) ? h->replacement : (const void *)h->stub;
+  uv__emit_rel_jmp(patch, h->target, to);
   if (uv__write_code(h->target, patch, h->stolen) != 0) {
     snprintf(h->reason, sizeof(h->reason), "cannot write code: %s", strerror(errno));
     return -1;

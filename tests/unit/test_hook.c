@@ -54,14 +54,13 @@ static void hook_init(struct uvdb_hook *h, const char *name, uint8_t *target, si
   h->original = original;
 }
 
-/* The entry must now be `jmp rel32` to the stub, and the stub an absolute jmp
- * to the replacement. */
+/* The entry must now be `jmp rel32`: straight to the replacement when it is
+ * within reach, else to the stub, an absolute jmp to the replacement. */
 static void assert_entry_patched(const struct uvdb_hook *h) {
   assert_int_equal(h->installed, 1);
   assert_int_equal(h->target[0], 0xe9);
   int32_t rel;
   memcpy(&rel, h->target + 1, 4);
-  assert_ptr_equal(h->target + 5 + rel, h->stub);
   for (size_t i = 5; i < h->stolen; i++)
     assert_int_equal(h->target[i], 0xcc);
   assert_int_equal(h->stub[0], 0xff);
@@ -69,15 +68,19 @@ static void assert_entry_patched(const struct uvdb_hook *h) {
   uint64_t dest;
   memcpy(&dest, h->stub + 6, 8);
   assert_int_equal(dest, (uint64_t)(uintptr_t)h->replacement);
+  int64_t reach = (int64_t)((uintptr_t)h->replacement - (uintptr_t)(h->target + 5));
+  if (reach > -0x7fff0000ll && reach < 0x7fff0000ll)
+    assert_ptr_equal(h->target + 5 + rel, h->replacement);
+  else
+    assert_ptr_equal(h->target + 5 + rel, h->stub);
 }
 
-/* The trampoline ends with `jmp [rip+0]; .quad target+stolen` at `off`. */
+/* The trampoline ends with a direct `jmp rel32` to target+stolen at `off`. */
 static void assert_jmp_back(const struct uvdb_hook *h, size_t off) {
-  static const uint8_t jmp_rip[6] = {0xff, 0x25, 0, 0, 0, 0};
-  assert_memory_equal(h->trampoline + off, jmp_rip, 6);
-  uint64_t dest;
-  memcpy(&dest, h->trampoline + off + 6, 8);
-  assert_int_equal(dest, (uint64_t)(uintptr_t)(h->target + h->stolen));
+  assert_int_equal(h->trampoline[off], 0xe9);
+  int32_t rel;
+  memcpy(&rel, h->trampoline + off + 1, 4);
+  assert_ptr_equal(h->trampoline + off + 5 + rel, h->target + h->stolen);
 }
 
 /* ---- RIP-relative operands in the prologue ------------------------------ */
