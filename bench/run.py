@@ -69,6 +69,31 @@ def loop_bound(name, uvdb, cmd, rounds, budget_ratio):
     }
 
 
+def breakdown(name, build, uvdb, cmd, rounds):
+    """Where a probed iteration's extra time goes: the full probe against
+    variants without the TSC read, without the ring write, and with neither
+    (hooks and state machine alone), each beside the unprobed program."""
+    variants = {"full": os.path.join(build, "preload", "libuvdb-probe.so")}
+    for v in ("no-tsc", "no-ring", "hooks-only"):
+        variants[v] = os.path.join(build, "bench", f"libuvdb-probe-{v}.so")
+    times = {"base": [], **{v: [] for v in variants}}
+    for _ in range(rounds):
+        times["base"].append(run_plain(cmd))
+        for v, path in variants.items():
+            p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", "-ex", "run", "--", *TARGET_CPU, *cmd],
+                               capture_output=True, text=True, check=True, env=dict(os.environ, UVDB_PROBE=path))
+            times[v].append(parse_ns(p.stdout))
+    m = {k: statistics.median(v) for k, v in times.items()}
+    return {
+        "program": name,
+        "baseline": m["base"],
+        "total": m["full"] - m["base"],
+        "hooks": m["hooks-only"] - m["base"],
+        "tsc": m["full"] - m["no-tsc"],
+        "ring": m["full"] - m["no-ring"],
+    }
+
+
 def emit_cost(build):
     out = subprocess.run([os.path.join(build, "bench", "emit_cost")], capture_output=True, text=True,
                          check=True).stdout
@@ -111,15 +136,28 @@ def main():
         loop_bound("C: 2M idle-handle iterations (libuv.so.1), every phase recorded", uvdb,
                    [os.path.join(a.build, "bench", "idle_loop"), "2000000"], a.rounds, 0.90),
     ]
+    parts = [
+        breakdown("Node setImmediate turn", a.build, uvdb,
+                  ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"], a.rounds),
+        breakdown("C idle-handle iteration", a.build, uvdb,
+                  [os.path.join(a.build, "bench", "idle_loop"), "2000000"], a.rounds),
+    ]
+    split = ["| program | unprobed | probe's cost | hooks and state machine | TSC reads | ring writes |",
+             "|---|---|---|---|---|---|"]
+    for b in parts:
+        split.append(f"| {b['program']} | {b['baseline']:.0f} ns | +{b['total']:.0f} ns | +{b['hooks']:.0f} ns | "
+                     f"+{b['tsc']:.0f} ns | +{b['ring']:.0f} ns |")
     table = ["| figure | baseline | uvdb | ratio | budget | pass | note |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         table.append(f"| {r['figure']} | {r['baseline']} | {r['uvdb']} | {r['ratio']} | {r['budget']} | "
                      f"{'pass' if r['pass'] else 'FAIL'} | {r['note']} |")
     print("\n".join(table))
+    print()
+    print("\n".join(split))
     with open(os.path.join(ROOT, "bench", "performance.md.in")) as f:
         doc = f.read()
     doc = doc.replace("@MACHINE@", machine()).replace("@ROUNDS@", str(a.rounds)) \
-             .replace("@TABLE@", "\n".join(table))
+             .replace("@TABLE@", "\n".join(table)).replace("@SPLIT@", "\n".join(split))
     with open(a.out, "w") as f:
         f.write(doc)
     return 0

@@ -49,7 +49,7 @@ struct uvdb_record {
   uint64_t y;
 };
 
-#define UVDB_RING_RECORDS 65536u /* power of two: 2 MiB a ring */
+#define UVDB_RING_RECORDS 131072u /* power of two: 4 MiB a ring */
 #define UVDB_MAX_RINGS 64u
 
 enum uvdb_ring_state {
