@@ -240,6 +240,32 @@ class Control(unittest.TestCase):
         self.assertEqual(loops[0]["state"], "exited")
 
 
+class Scripts(unittest.TestCase):
+    def test_x_file_and_ex_run_in_order(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, "session.uvdb")
+            with open(script, "w") as f:
+                f.write("# a comment, then commands\n\ntrace on phases\nrun\n")
+            rc, objs, out, err = uvdb(["info loops"], [example("06-run-once"), "2"], extra=("-x", script))
+            # -x comes first on the command line, so it runs before -ex
+            self.assertEqual(rc, 0, err)
+            keys = [next(iter(o)) for o in objs]
+            self.assertEqual(keys, ["phase"] * 16 + ["run", "info_loops"])
+
+    def test_failing_command_ends_the_script_file(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, "bad.uvdb")
+            with open(script, "w") as f:
+                f.write("info loop\nrun\n")  # fails: nothing has run yet
+            rc, objs, out, err = uvdb(["help run"], [example("06-run-once"), "2"], extra=("-x", script))
+            self.assertEqual(rc, 1)
+            errors = [o["error"] for o in objs if "error" in o]
+            self.assertIn("has not run yet", errors[0])
+            self.assertIn("bad.uvdb:1: stopped the script here", errors[1])
+            self.assertNotIn("run", [next(iter(o)) for o in objs])  # line 2 never ran
+            self.assertEqual(find(objs, "help")["command"], "run")  # later -ex still run
+
+
 class BadInput(unittest.TestCase):
     def test_no_program(self):
         rc, objs, out, err = uvdb(["run"], [])
