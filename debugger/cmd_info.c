@@ -12,6 +12,8 @@ static int info_loop(struct session *s, int argc, char **argv);
 const struct uvdb_command uvdb_info_commands[] = {
     {"probe", info_probe, "info probe", "The probe: version, target, libuv and how it was found, every hook.", NULL},
     {"loops", info_loops, "info loops", "Every loop seen: id, address, thread, iterations, state.", NULL},
+    {"breakpoints", cmd_info_breakpoints, "info breakpoints", "Every breakpoint: what, enabled, hits, condition.",
+     NULL},
     {"loop", info_loop, "info loop [N]", "One loop (default: the main loop): iterations and time per phase, in the order run.",
      NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -113,7 +115,7 @@ static int info_loops(struct session *s, int argc, char **argv) {
   if (uv__need_data(s))
     return -1;
   struct json *j = NULL;
-  int main_id = model_main_loop(&s->model, (uint32_t)s->pid);
+  int main_id = model_main_loop(&s->model);
   if (uvdb_json_mode) {
     j = json_begin();
     json_arr(j, "info_loops");
@@ -149,7 +151,7 @@ static int info_loops(struct session *s, int argc, char **argv) {
 static int info_loop(struct session *s, int argc, char **argv) {
   if (uv__need_data(s))
     return -1;
-  int id = model_main_loop(&s->model, (uint32_t)s->pid);
+  int id = model_main_loop(&s->model);
   if (argc > 1) {
     char *end;
     long v = strtol(argv[1], &end, 10);

@@ -10,7 +10,16 @@
 static const struct uvdb_command uv__commands[] = {
     {"run", cmd_run, "run", "Start the program under the probe; runs until it stops or exits.", NULL},
     {"start", cmd_start, "start", "Start the program and stop its main loop before its first phase.", NULL},
-    {"continue", cmd_continue, "continue", "Let a stopped loop run on.", NULL},
+    {"continue", cmd_continue, "continue [N]", "Let a stopped loop run on (N: ignore this breakpoint N-1 times).",
+     NULL},
+    {"next", cmd_next, "next", "Run the stopped loop to its next phase boundary; Enter repeats it.", NULL},
+    {"break", cmd_break, "break phase NAME [loop N] [if COND]", "Stop before a phase runs.", NULL},
+    {"tbreak", cmd_tbreak, "tbreak phase NAME ...", "A breakpoint deleted when it first stops.", NULL},
+    {"delete", cmd_delete, "delete [N...]", "Delete breakpoints (all with no number).", NULL},
+    {"enable", cmd_enable, "enable [N...]", "Enable breakpoints.", NULL},
+    {"disable", cmd_disable, "disable [N...]", "Disable breakpoints.", NULL},
+    {"ignore", cmd_ignore, "ignore N COUNT", "Do not stop at breakpoint N for its next COUNT hits.", NULL},
+    {"condition", cmd_condition, "condition N [COND]", "Set or remove breakpoint N's condition.", NULL},
     {"kill", cmd_kill, "kill", "Kill the program being debugged.", NULL},
     {"info", cmd_info, "info WHAT", "Show what the probe sees: info probe|loops|loop [N].", uvdb_info_commands},
     {"trace", cmd_trace, "trace on|off phases", "Print each phase as it runs.", uvdb_trace_commands},
@@ -23,7 +32,8 @@ static const struct uvdb_command uv__commands[] = {
 const struct uvdb_command *uvdb_lookup(const struct uvdb_command *table, const char *word, int *ambiguous) {
   static const struct {
     const char *alias, *name;
-  } aliases[] = {{"c", "continue"}, {"r", "run"}, {"q", "quit"}, {"i", "info"}, {"exit", "quit"}};
+  } aliases[] = {{"c", "continue"}, {"r", "run"}, {"q", "quit"}, {"i", "info"}, {"exit", "quit"},
+                 {"n", "next"}, {"b", "break"}, {"d", "delete"}};
   *ambiguous = 0;
   if (table == uv__commands)
     for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
@@ -84,6 +94,16 @@ static int uv__split(char *line, char **argv, int max) {
 }
 
 int uvdb_quit_requested;
+
+/* Does an empty line repeat this command line?  (next, as in gdb) */
+int uvdb_repeatable(const char *line) {
+  char first[64];
+  int ambiguous;
+  if (sscanf(line, "%63s", first) != 1)
+    return 0;
+  const struct uvdb_command *c = uvdb_lookup(uv__commands, first, &ambiguous);
+  return c && c->fn == cmd_next;
+}
 
 int uvdb_execute(struct session *s, const char *line) {
   char buf[4096], *argv[64];

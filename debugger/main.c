@@ -77,6 +77,7 @@ static void uv__interactive(struct session *s) {
       read_history(hist);
     }
   }
+  char last[4096] = "";
   for (;;) {
     char *line;
     if (tty) {
@@ -94,6 +95,12 @@ static void uv__interactive(struct session *s) {
     }
     if (tty && *line)
       add_history(line);
+    if (!*line && uvdb_repeatable(last)) { /* Enter repeats `next`, as in gdb */
+      free(line);
+      line = strdup(last);
+    }
+    if (*line)
+      snprintf(last, sizeof(last), "%s", line);
     int r = uvdb_execute(s, line);
     free(line);
     if (r == 1)

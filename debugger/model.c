@@ -116,6 +116,7 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     uint64_t d = r->y >= r->ts ? r->y - r->ts : 0;
     p->count++;
     p->total += d;
+    p->last = d;
     if (d > p->max)
       p->max = d;
     if ((r->a32 & UVDB_PHASE_IN_ITERATION) && l->ncur < UVDB_MAX_ORDER)
@@ -127,6 +128,7 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
   case UVDB_EV_STOPPED:
     m->stopped = 1;
     m->stop.loop_id = r->loop_id;
+    m->stop.bp_id = 0;
     m->stop.reason = r->a32 & 0xff;
     m->stop.phase = (int)(r->a32 >> 8) - 1;
     m->stop.iteration = r->x;
@@ -136,16 +138,11 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
   }
 }
 
-/* The main loop: the first loop that ran on the process's main thread. */
-int model_main_loop(const struct model *m, uint32_t pid) {
-  int first = 0;
-  for (int i = 0; i < 64; i++) {
-    if (!m->loops[i].seen)
-      continue;
-    if (m->loops[i].first_tid == pid)
+/* The main loop: loop 1 (the probe gives that id to the first loop run on
+ * the main thread); without one, the first loop seen. */
+int model_main_loop(const struct model *m) {
+  for (int i = 0; i < 64; i++)
+    if (m->loops[i].seen)
       return m->loops[i].id;
-    if (!first)
-      first = m->loops[i].id;
-  }
-  return first;
+  return 0;
 }

@@ -198,8 +198,11 @@ static void uv__handshake(struct session *s, int fd) {
   s->shm = m;
   s->libuv_found = 1;
   s->no_libuv[0] = '\0';
-  const char *welcome = s->start_paused ? "protocol=1\nstart_paused=1\n" : "protocol=1\n";
-  if (uvdb_msg_send(fd, UVDB_MSG_WELCOME, welcome, strlen(welcome), -1) != 0) {
+  char welcome[4096];
+  size_t wl = (size_t)snprintf(welcome, sizeof(welcome), "protocol=1\nstart_paused=%d\n", s->start_paused);
+  wl += breakpoints_welcome(s, welcome + wl, sizeof(welcome) - wl);
+  s->stops_seen = 0;
+  if (uvdb_msg_send(fd, UVDB_MSG_WELCOME, welcome, wl, -1) != 0) {
     close(fd);
     return;
   }
@@ -234,6 +237,11 @@ static uint64_t uv__drain(struct session *s, int force) {
     return 0;
   if (s->state != TARGET_EXITED)
     uv__clock_refresh(s);
+  uint64_t stops = atomic_load(&s->shm->stops);
+  if (stops != s->stops_seen) { /* a loop parked: its STOPPED record must be read now */
+    s->stops_seen = stops;
+    force = 1;
+  }
   static uint64_t last_read[UVDB_MAX_RINGS];
   uint64_t taken = 0, dropped = 0, now = uv__mono_ms();
   for (unsigned i = 0; i < UVDB_MAX_RINGS; i++) {
@@ -297,6 +305,13 @@ int session_wait(struct session *s) {
     }
     flowing = uv__drain(s, 0) >= UVDB_RING_RECORDS / 4;
     if (s->model.stopped) {
+      /* The probe stops at every armed phase; conditions and counts live here. */
+      int hit = breakpoints_should_stop(s); /* a step that lands on a breakpoint reports it, as in gdb */
+      if (s->model.stop.reason == UVDB_STOP_BREAKPOINT && !hit) {
+        s->model.stopped = 0;
+        if (session_send(s, UVDB_MSG_RESUME, NULL, 0) == 0)
+          continue;
+      }
       s->state = TARGET_STOPPED;
       break;
     }
@@ -308,8 +323,9 @@ int session_wait(struct session *s) {
     }
     if (s->interrupted && !paused_sent) {
       paused_sent = 1;
+      struct uvdb_msg_pause pause = {0, UVDB_STOP_INTERRUPT}; /* the main thread's loop */
       if (s->probe_connected)
-        uvdb_msg_send(s->ctl_fd, UVDB_MSG_PAUSE, NULL, 0, -1);
+        session_send(s, UVDB_MSG_PAUSE, &pause, sizeof(pause));
       else
         uvdb_message("warning", "no probe in the target to pause it; still waiting for it to exit");
     }
@@ -317,11 +333,28 @@ int session_wait(struct session *s) {
   return 0;
 }
 
+int session_send(struct session *s, uint32_t type, const void *payload, size_t len) {
+  if (!s->probe_connected || uvdb_msg_send(s->ctl_fd, type, payload, len, -1) != 0)
+    return uvdb_error("lost the connection to the probe");
+  return 0;
+}
+
+int session_step(struct session *s) {
+  if (s->state != TARGET_STOPPED)
+    return uvdb_error(s->state == TARGET_RUNNING ? "the program is running, not stopped"
+                                                 : "the program is not being run");
+  const struct loop_model *l = &s->model.loops[s->model.stop.loop_id - 1];
+  struct uvdb_msg_pause p = {l->tid, UVDB_STOP_STEP};
+  if (session_send(s, UVDB_MSG_PAUSE, &p, sizeof(p)) != 0)
+    return -1;
+  return session_resume(s);
+}
+
 int session_resume(struct session *s) {
   if (s->state != TARGET_STOPPED)
     return uvdb_error("the program is not stopped");
-  if (!s->probe_connected || uvdb_msg_send(s->ctl_fd, UVDB_MSG_RESUME, NULL, 0, -1) != 0)
-    return uvdb_error("lost the connection to the probe");
+  if (session_send(s, UVDB_MSG_RESUME, NULL, 0) != 0)
+    return -1;
   s->state = TARGET_RUNNING;
   return 0;
 }
@@ -336,7 +369,8 @@ void session_kill(struct session *s) {
   uv__reap(s, status);
 }
 
-static const char *const uv__stop_reasons[] = {"", "interrupt", "start", "interrupt"};
+static const char *const uv__stop_reasons[] = {"", "interrupt", "start", "interrupt", "breakpoint", "step"};
+#define UV__REASON(r) uv__stop_reasons[(r) < sizeof(uv__stop_reasons) / sizeof(uv__stop_reasons[0]) ? (r) : 0]
 
 void session_report_state(struct session *s, const char *command) {
   if (uvdb_json_mode) {
@@ -357,7 +391,11 @@ void session_report_state(struct session *s, const char *command) {
       json_int(j, "loop", s->model.stop.loop_id);
       json_str(j, "phase", phase_name(s->model.stop.phase));
       json_uint(j, "iteration", s->model.stop.iteration);
-      json_str(j, "reason", uv__stop_reasons[s->model.stop.reason & 3]);
+      json_str(j, "reason", UV__REASON(s->model.stop.reason));
+      if (s->model.stop.bp_id)
+        json_int(j, "breakpoint", s->model.stop.bp_id);
+      else
+        json_null(j, "breakpoint");
       json_bool(j, "in_poll", s->model.stop.reason == UVDB_STOP_IN_POLL);
     } else {
       json_str(j, "state", "running");
@@ -377,9 +415,12 @@ void session_report_state(struct session *s, const char *command) {
     if (st->reason == UVDB_STOP_IN_POLL)
       printf("Loop %d stopped in poll, waiting for events (iteration %llu)\n", st->loop_id,
              (unsigned long long)st->iteration);
+    else if (st->bp_id)
+      printf("Breakpoint %d, loop %d stopped before %s (iteration %llu)\n", st->bp_id, st->loop_id,
+             phase_name(st->phase), (unsigned long long)st->iteration);
     else
       printf("Loop %d stopped before %s (iteration %llu, %s)\n", st->loop_id, phase_name(st->phase),
-             (unsigned long long)st->iteration, uv__stop_reasons[st->reason & 3]);
+             (unsigned long long)st->iteration, UV__REASON(st->reason));
   }
   if (s->model.dropped)
     printf("warning: %llu events were dropped (rings full)\n", (unsigned long long)s->model.dropped);

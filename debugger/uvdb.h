@@ -4,6 +4,7 @@
 #define UVDB_DEBUGGER_H
 
 #include "../probes/wire.h"
+#include "cond.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,7 +33,7 @@ void json_null(struct json *j, const char *key);
 #define UVDB_MAX_ORDER 16
 
 struct phase_stats {
-  uint64_t count, total, max; /* ticks */
+  uint64_t count, total, max, last; /* ticks */
 };
 
 struct loop_model {
@@ -50,6 +51,7 @@ struct loop_model {
 
 struct stop_info {
   int loop_id;
+  int bp_id; /* the breakpoint that stopped it, 0 for none */
   int phase; /* -1: none */
   uint32_t reason;
   uint64_t iteration;
@@ -67,12 +69,24 @@ struct uvdb_shm_header;
 void model_reset(struct model *m);
 void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb_ring *ring,
                  const struct uvdb_shm_header *shm);
-int model_main_loop(const struct model *m, uint32_t pid);
+int model_main_loop(const struct model *m);
 const char *phase_name(int phase);
 int phase_by_name(const char *name);
 const char *event_name(int type);
 double ticks_to_ns(const struct uvdb_shm_header *shm, uint64_t ticks);
 uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc);
+
+/* ---- breakpoints (cmd_break.c) ---- */
+#define UVDB_MAX_BREAKPOINTS 64
+
+struct breakpoint {
+  int id; /* 0: free slot */
+  int enabled, temporary;
+  int phase;
+  int loop; /* 0: every loop */
+  uint64_t hits, ignore;
+  struct cond cond;
+};
 
 /* ---- the session: one target (session.c) ---- */
 enum target_state { TARGET_NONE, TARGET_RUNNING, TARGET_STOPPED, TARGET_EXITED };
@@ -90,6 +104,9 @@ struct session {
   char probe_info[8192];
   char no_libuv[600]; /* why the last image had no libuv, until one has */
   struct model model;
+  struct breakpoint bp[UVDB_MAX_BREAKPOINTS];
+  int last_bp_id;
+  uint64_t stops_seen;
   volatile sig_atomic_t interrupted;
   int start_paused;
   int batch;
@@ -100,10 +117,17 @@ extern struct session uvdb_session;
 int session_launch(struct session *s, int start_paused);
 int session_wait(struct session *s); /* until stopped or exited */
 int session_resume(struct session *s);
+int session_send(struct session *s, uint32_t type, const void *payload, size_t len);
+int session_step(struct session *s); /* park the stopped loop at its next safepoint */
 void session_kill(struct session *s);
 uint64_t session_drain(struct session *s);
 void session_report_state(struct session *s, const char *command);
 const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap);
+
+size_t breakpoints_welcome(const struct session *s, char *buf, size_t cap);
+void breakpoints_push(struct session *s);
+int breakpoints_should_stop(struct session *s);
+void breakpoints_after_stop(struct session *s);
 
 /* ---- commands (commands.c and one file per family) ---- */
 struct uvdb_command {
@@ -125,8 +149,18 @@ int cmd_quit(struct session *s, int argc, char **argv);
 int cmd_info(struct session *s, int argc, char **argv);
 int cmd_trace(struct session *s, int argc, char **argv);
 int cmd_help(struct session *s, int argc, char **argv);
+int cmd_next(struct session *s, int argc, char **argv);
+int cmd_break(struct session *s, int argc, char **argv);
+int cmd_tbreak(struct session *s, int argc, char **argv);
+int cmd_delete(struct session *s, int argc, char **argv);
+int cmd_enable(struct session *s, int argc, char **argv);
+int cmd_disable(struct session *s, int argc, char **argv);
+int cmd_ignore(struct session *s, int argc, char **argv);
+int cmd_condition(struct session *s, int argc, char **argv);
+int cmd_info_breakpoints(struct session *s, int argc, char **argv);
 
 int uvdb_execute(struct session *s, const char *line); /* 0 ok, -1 failed, 1 quit */
+int uvdb_repeatable(const char *line);
 int uvdb_dispatch(struct session *s, const struct uvdb_command *table, const char *what, int argc, char **argv);
 const struct uvdb_command *uvdb_lookup(const struct uvdb_command *table, const char *word, int *ambiguous);
 char *uvdb_complete(const char *text, int state, const char *line_before);

@@ -20,13 +20,21 @@
 
 #define AGENT_STACK (64 * 1024)
 
-static void uv__agent_handle(uint32_t type) {
+static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
   switch (type) {
-  case UVDB_MSG_PAUSE:
-    uvdb_request_pause((uint32_t)uvdb_sys0(SYS_getpid), UVDB_STOP_INTERRUPT);
+  case UVDB_MSG_PAUSE: {
+    struct uvdb_msg_pause p = {0, UVDB_STOP_INTERRUPT};
+    if (len >= sizeof(p))
+      __builtin_memcpy(&p, payload, sizeof(p));
+    uvdb_request_pause(p.tid ? p.tid : (uint32_t)uvdb_sys0(SYS_getpid), p.reason);
     break;
+  }
   case UVDB_MSG_RESUME:
     uvdb_resume_all();
+    break;
+  case UVDB_MSG_BREAKPOINTS:
+    if (len >= sizeof(struct uvdb_msg_breakpoints))
+      uvdb_set_breakpoints(((const struct uvdb_msg_breakpoints *)payload)->mask);
     break;
   default:
     break;
@@ -50,17 +58,17 @@ static int uv__agent_main(void *arg) {
       break;
     struct {
       struct uvdb_msg_header h;
-      char payload[256];
+      _Alignas(8) char payload[512];
     } msg;
     long n = uvdb_sys(SYS_recvfrom, sock, (long)&msg, sizeof(msg), MSG_DONTWAIT, 0, 0);
     if (n == -EINTR || n == -EAGAIN)
       continue;
     if (n < (long)sizeof(msg.h))
       break; /* closed: the debugger is gone */
-    uv__agent_handle(msg.h.type);
+    uv__agent_handle(msg.h.type, msg.payload, (size_t)n - sizeof(msg.h));
   }
   atomic_store(&uvdb_probe.active, 0);
-  uvdb_resume_all();
+  uvdb_release_all();
   uvdb_sys1(SYS_close, sock);
   return 0; /* clone's trampoline ends the thread with SYS_exit */
 }

@@ -126,6 +126,25 @@ static void uv__atfork_child(void) {
   uvdb_self.ring = NULL;
 }
 
+/* Breakpoints set before `run` come with WELCOME: "bpN=MASK" lines (N 0:
+ * every loop), so that the first phases can stop. */
+static void uv__welcome_breakpoints(const char *reply) {
+  uint32_t mask[UVDB_BP_SLOTS] = {0};
+  int any = 0;
+  for (const char *p = strstr(reply, "bp"); p; p = strstr(p + 1, "\nbp")) {
+    if (*p == '\n')
+      p++;
+    char *end;
+    unsigned long slot = strtoul(p + 2, &end, 10);
+    if (*end != '=' || slot >= UVDB_BP_SLOTS)
+      continue;
+    mask[slot] = (uint32_t)strtoul(end + 1, NULL, 0);
+    any = 1;
+  }
+  if (any)
+    uvdb_set_breakpoints(mask);
+}
+
 static int uv__for_us(void) {
   const char *pid = getenv("UVDB_PID"), *sock = getenv("UVDB_SOCK");
   return pid && sock && strtol(pid, NULL, 10) == getpid();
@@ -171,6 +190,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
     goto quiet;
   if (strstr(reply, "start_paused=1"))
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
+  uv__welcome_breakpoints(reply);
   pthread_atfork(NULL, NULL, uv__atfork_child);
   atomic_store(&uvdb_probe.active, 1);
   if (uvdb_agent_start(sock) != 0) {

@@ -34,6 +34,7 @@ struct uvdb_probe_state {
   _Atomic uint32_t pause_reason;
   _Atomic uint32_t resume_seq; /* futex word: bumped to release parked loops */
   _Atomic uint32_t parked;     /* loops parked now */
+  _Atomic uint32_t bp_mask[UVDB_BP_SLOTS]; /* armed phases: [0] any loop, [N] loop N */
   struct uvdb_shm_header *shm;
   int kick_signal;
   struct uvdb_libuv lib;
@@ -55,6 +56,7 @@ struct uvdb_run_frame {
   uint8_t in_iter;
   uint8_t anchor_kind;
   uint8_t anchor_phase;
+  uint8_t trailing_timers; /* 1.44's UV_RUN_ONCE: the timers run that ends the run */
 };
 
 /* Per-thread state, everything a hook touches in two adjacent cache lines
@@ -100,10 +102,13 @@ static inline void uvdb_emit_at(uint64_t ts, uint16_t type, const struct uvdb_lo
 
 /* Loop registry and safepoints (preload/safepoint.c). */
 struct uvdb_loop *uvdb_loop_get(void *loop);
-/* At a phase boundary, before `phase` runs: park here if asked to. */
-void uvdb_safepoint_slow(struct uvdb_loop *l, int phase);
+/* At a phase boundary, before `phase` of `iteration` runs: park here if
+ * asked to.  Returns 1 if it parked. */
+int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration);
 void uvdb_request_pause(uint32_t tid, uint32_t reason);
-void uvdb_resume_all(void);
+void uvdb_set_breakpoints(const uint32_t *mask); /* UVDB_BP_SLOTS masks */
+void uvdb_resume_all(void);                      /* release parked loops */
+void uvdb_release_all(void); /* the debugger is gone: no pause, no breakpoint, resume */
 int uvdb_safepoint_init(void);
 
 /* The loop probes (probes/loop.c). */

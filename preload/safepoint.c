@@ -24,29 +24,33 @@ static uint32_t uv__gettid(void) {
   return uv__tid;
 }
 
+/* Loop ids: 1 is the first loop run on the main thread, as gdb's thread 1
+ * (Node runs a loop of its own on a platform thread before its main one);
+ * the others are numbered from 2 in the order they first run. */
 struct uvdb_loop *uvdb_loop_get(void *loop) {
   uint32_t tid = uv__gettid();
   for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
     struct uvdb_loop *l = &uvdb_probe.loops[i];
-    void *cur = atomic_load_explicit(&l->loop, memory_order_acquire);
-    if (cur == loop) {
+    if (atomic_load_explicit(&l->loop, memory_order_acquire) == loop) {
       if (atomic_load_explicit(&l->tid, memory_order_relaxed) != tid)
         atomic_store_explicit(&l->tid, tid, memory_order_relaxed);
       return l;
     }
-    if (cur == NULL) {
-      void *expected = NULL;
-      if (!atomic_compare_exchange_strong(&l->loop, &expected, loop)) {
-        if (expected == loop)
-          return l;
-        continue;
-      }
-      l->id = (uint16_t)(i + 1);
-      atomic_store(&l->phase, -1);
-      atomic_store(&l->tid, tid);
-      uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_SEEN, l, l->id, (uint64_t)(uintptr_t)loop, tid);
-      return l;
+  }
+  int main_thread = tid == (uint32_t)uvdb_sys0(SYS_getpid);
+  for (int i = main_thread ? 0 : 1; i < UVDB_MAX_LOOPS; i++) {
+    struct uvdb_loop *l = &uvdb_probe.loops[i];
+    void *expected = NULL;
+    if (!atomic_compare_exchange_strong(&l->loop, &expected, loop)) {
+      if (expected == loop)
+        return l;
+      continue;
     }
+    l->id = (uint16_t)(i + 1);
+    atomic_store(&l->phase, -1);
+    atomic_store(&l->tid, tid);
+    uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_SEEN, l, l->id, (uint64_t)(uintptr_t)loop, tid);
+    return l;
   }
   return NULL;
 }
@@ -57,10 +61,10 @@ static long uv__futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct
 }
 
 /* Park this loop thread until resumed or the debugger goes away. */
-static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase) {
+static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter) {
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
-  uint64_t iter = atomic_load_explicit(&l->iterations, memory_order_relaxed);
   uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, 0);
+  atomic_fetch_add(&uvdb_probe.shm->stops, 1);
   atomic_fetch_add(&uvdb_probe.parked, 1);
   struct timespec ts = {0, 200 * 1000 * 1000};
   while (atomic_load(&uvdb_probe.resume_seq) == seq && atomic_load(&uvdb_probe.active))
@@ -69,17 +73,42 @@ static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase) {
   uvdb_emit_at(uvdb_now(), UVDB_EV_RESUMED, l, 0, iter, 0);
 }
 
+/* Only the agent writes `attention` (a loop thread clearing it could race
+ * with a command arriving): stale, it only sends safepoints down the slow
+ * path until the next command. */
+static void uv__recompute_attention(void) {
+  uint32_t any = atomic_load(&uvdb_probe.pause_req) ? 1 : 0;
+  for (unsigned i = 0; i < UVDB_BP_SLOTS && !any; i++)
+    any = atomic_load_explicit(&uvdb_probe.bp_mask[i], memory_order_relaxed);
+  atomic_store(&uvdb_probe.attention, any != 0);
+}
+
 static int uv__wants_pause(struct uvdb_loop *l) {
   return atomic_load(&uvdb_probe.pause_req) &&
          atomic_load(&uvdb_probe.pause_tid) == atomic_load_explicit(&l->tid, memory_order_relaxed);
 }
 
-void uvdb_safepoint_slow(struct uvdb_loop *l, int phase) {
+/* Take the pause request for this loop, if there is one for it. */
+static int uv__take_pause(struct uvdb_loop *l) {
   if (!uv__wants_pause(l))
-    return;
+    return 0;
   atomic_store(&uvdb_probe.pause_req, 0);
-  atomic_store(&uvdb_probe.attention, 0);
-  uv__park(l, atomic_load(&uvdb_probe.pause_reason), phase);
+  return 1;
+}
+
+int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration) {
+  if (uv__take_pause(l)) {
+    uv__park(l, atomic_load(&uvdb_probe.pause_reason), phase, iteration);
+    return 1;
+  }
+  uint32_t armed = atomic_load_explicit(&uvdb_probe.bp_mask[0], memory_order_relaxed);
+  if (l->id < UVDB_BP_SLOTS)
+    armed |= atomic_load_explicit(&uvdb_probe.bp_mask[l->id], memory_order_relaxed);
+  if (armed & (1u << phase)) {
+    uv__park(l, UVDB_STOP_BREAKPOINT, phase, iteration);
+    return 1;
+  }
+  return 0;
 }
 
 /* The kick: a loop blocked in epoll_wait reaches no safepoint by itself. */
@@ -89,11 +118,11 @@ static void uv__kick_handler(int sig, siginfo_t *si, void *uc) {
   for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
     struct uvdb_loop *l = &uvdb_probe.loops[i];
     if (!atomic_load(&l->loop))
-      break;
-    if (uvdb_self.in_poll && !uvdb_self.in_emit && atomic_load(&l->tid) == uv__tid && uv__wants_pause(l)) {
-      atomic_store(&uvdb_probe.pause_req, 0);
-      atomic_store(&uvdb_probe.attention, 0);
-      uv__park(l, UVDB_STOP_IN_POLL, UVDB_PHASE_POLL);
+      continue;
+    if (uvdb_self.in_poll && !uvdb_self.in_emit && atomic_load(&l->tid) == uv__tid && uv__take_pause(l)) {
+      int d = uvdb_self.depth;
+      uint64_t iter = d > 0 ? uvdb_self.frames[d - 1].iter : atomic_load(&l->iterations);
+      uv__park(l, UVDB_STOP_IN_POLL, UVDB_PHASE_POLL, iter);
       break;
     }
   }
@@ -135,17 +164,29 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason) {
   for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
     struct uvdb_loop *l = &uvdb_probe.loops[i];
     if (!atomic_load(&l->loop))
-      break;
+      continue;
     if (atomic_load(&l->tid) == tid && atomic_load(&l->phase) == UVDB_PHASE_POLL && uv__in_epoll_wait(tid))
       uvdb_sys3(SYS_tgkill, uvdb_sys0(SYS_getpid), tid, uvdb_probe.kick_signal);
   }
 }
 
+void uvdb_set_breakpoints(const uint32_t *mask) {
+  for (unsigned i = 0; i < UVDB_BP_SLOTS; i++)
+    atomic_store(&uvdb_probe.bp_mask[i], mask[i]);
+  uv__recompute_attention();
+}
+
 void uvdb_resume_all(void) {
-  atomic_store(&uvdb_probe.pause_req, 0);
-  atomic_store(&uvdb_probe.attention, 0);
+  uv__recompute_attention();
   atomic_fetch_add(&uvdb_probe.resume_seq, 1);
   uv__futex(&uvdb_probe.resume_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+void uvdb_release_all(void) {
+  static const uint32_t none[UVDB_BP_SLOTS];
+  atomic_store(&uvdb_probe.pause_req, 0);
+  uvdb_set_breakpoints(none);
+  uvdb_resume_all();
 }
 
 /* A realtime signal nobody in the target handles; none found: no kick, and

@@ -21,8 +21,12 @@ static void (*uv__orig_run_prepare)(void *loop);
 static void (*uv__orig_io_poll)(void *loop, int timeout);
 static void (*uv__orig_run_check)(void *loop);
 
+UV__HOT uint64_t uv__frame_iteration(const struct uvdb_run_frame *f) {
+  return f->in_iter ? f->iter : atomic_load_explicit(&f->loop->iterations, memory_order_relaxed);
+}
+
 UV__HOT void uv__emit_phase(struct uvdb_run_frame *f, int phase, uint64_t begin, uint64_t end) {
-  uint64_t iter = f->in_iter ? f->iter : atomic_load_explicit(&f->loop->iterations, memory_order_relaxed);
+  uint64_t iter = uv__frame_iteration(f);
   uvdb_emit_at(begin, UVDB_EV_PHASE, f->loop, (uint32_t)phase | (f->in_iter ? UVDB_PHASE_IN_ITERATION : 0), iter,
                end);
 }
@@ -82,15 +86,27 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
     if (uvdb_probe.pending_first)
       uv__iter_boundary(f, f->anchor);
     uv__emit_phase(f, UVDB_PHASE_PENDING, f->anchor, t);
-  } else if (phase == UVDB_PHASE_TIMERS && !uvdb_probe.pending_first && (!f->in_iter || f->mode == 0)) {
-    uv__iter_boundary(f, t); /* 1.44's UV_RUN_ONCE runs timers again at the end: same iteration */
+  } else if (phase == UVDB_PHASE_TIMERS && !uvdb_probe.pending_first) {
+    if (!f->in_iter || f->mode == 0)
+      uv__iter_boundary(f, t);
+    else
+      f->trailing_timers = 1; /* 1.44's UV_RUN_ONCE runs timers again at the end: same iteration */
   }
-  if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed))) {
-    uvdb_safepoint_slow(f->loop, phase);
+  if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
+      uvdb_safepoint_slow(f->loop, phase, uv__frame_iteration(f)))
     t = uvdb_now(); /* time parked belongs to no phase */
-  }
   f->phase_begin = t;
   return f;
+}
+
+/* A safepoint before a phase libuv runs inline (pending, closing): the
+ * boundary before it is the end of the hooked phase before it. */
+static void uv__inline_safepoint(struct uvdb_run_frame *f, int phase) {
+  uint64_t iter = phase == UVDB_PHASE_PENDING && uvdb_probe.pending_first
+                      ? atomic_load_explicit(&f->loop->iterations, memory_order_relaxed) + 1
+                      : uv__frame_iteration(f);
+  if (uvdb_safepoint_slow(f->loop, phase, iter))
+    f->anchor = uvdb_now(); /* the inlined phase begins when the loop goes on */
 }
 
 /* Phases followed by an inlined one (timers: pending; check: closing) end on
@@ -111,6 +127,8 @@ static __attribute__((noinline)) void uv__phase_exit(struct uvdb_run_frame *f, i
   uv__emit_phase(f, phase, f->phase_begin, t);
   f->anchor = t;
   f->anchor_kind = ANCHOR_EXIT;
+  if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) && !f->trailing_timers)
+    uv__inline_safepoint(f, phase == UVDB_PHASE_CHECK ? UVDB_PHASE_CLOSING : UVDB_PHASE_PENDING);
 }
 
 static int uv__hook_run(void *loop, int mode) {
@@ -120,6 +138,10 @@ static int uv__hook_run(void *loop, int mode) {
   struct uvdb_run_frame *f = &uvdb_self.frames[uvdb_self.depth++];
   *f = (struct uvdb_run_frame){.uv_loop = loop, .loop = l, .mode = (uint8_t)mode, .anchor = uvdb_now()};
   uvdb_emit_at(f->anchor, UVDB_EV_RUN_BEGIN, l, (uint32_t)mode, 0, 0);
+  /* From 1.45 a run without the opening timers (once, nowait) opens with pending. */
+  if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
+      uvdb_probe.pending_first && mode != 0)
+    uv__inline_safepoint(f, UVDB_PHASE_PENDING);
   int r = uv__orig_run(loop, mode);
   uint64_t t = uvdb_now();
   f = &uvdb_self.frames[uvdb_self.depth - 1];

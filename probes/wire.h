@@ -29,6 +29,8 @@ enum uvdb_stop_reason {
   UVDB_STOP_INTERRUPT = 1, /* the user asked (Ctrl-C, `interrupt`) */
   UVDB_STOP_START = 2,     /* `start`: first phase of the first loop */
   UVDB_STOP_IN_POLL = 3,   /* interrupted while blocked waiting for events */
+  UVDB_STOP_BREAKPOINT = 4,/* a phase the debugger armed */
+  UVDB_STOP_STEP = 5,      /* `next`: the loop's next safepoint */
 };
 
 /* PHASE's a32: the phase, and whether it ran inside an iteration (libuv
@@ -87,6 +89,7 @@ struct uvdb_shm_header {
   uint32_t record_size;
   struct uvdb_clock clock;
   _Atomic uint64_t rings_exhausted; /* events lost: no ring left for a thread */
+  _Atomic uint64_t stops;           /* loops parked so far: the debugger reads the rings at once */
 };
 
 #define UVDB_SHM_RINGS_OFFSET 4096u
@@ -110,9 +113,24 @@ enum uvdb_msg_type {
   UVDB_MSG_WELCOME,        /* debugger -> probe: text (protocol, options) */
   UVDB_MSG_REFUSE,         /* either way: text reason, then close */
   UVDB_MSG_GO,             /* debugger -> probe: let the target run */
-  UVDB_MSG_PAUSE,          /* debugger -> probe: park loop threads at a safepoint */
+  UVDB_MSG_PAUSE,          /* debugger -> probe: struct uvdb_msg_pause */
   UVDB_MSG_RESUME,         /* debugger -> probe: release parked loops */
   UVDB_MSG_PROBE_INFO,     /* probe -> debugger: text, the hooks and how libuv was found */
+  UVDB_MSG_BREAKPOINTS,    /* debugger -> probe: struct uvdb_msg_breakpoints */
+};
+
+/* PAUSE: park the loop run by thread `tid` (0: the main thread) at its next
+ * safepoint, reporting `reason`. */
+struct uvdb_msg_pause {
+  uint32_t tid;
+  uint32_t reason;
+};
+
+/* BREAKPOINTS: the phases armed, as bit masks (1 << phase): [0] for every
+ * loop, [N] for loop N alone. */
+#define UVDB_BP_SLOTS 65
+struct uvdb_msg_breakpoints {
+  uint32_t mask[UVDB_BP_SLOTS];
 };
 
 #endif

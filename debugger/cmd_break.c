@@ -1,0 +1,295 @@
+/* Breakpoints: break, tbreak, delete, enable, disable, ignore, condition,
+ * info breakpoints, and the decision, at each stop of the probe, whether a
+ * hit stops (the probe stops at every armed phase; conditions, hit and ignore
+ * counts are kept here, and a hit that should not stop is resumed at once). */
+#include "uvdb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int uv__phase_arg(const char *name) {
+  int phase = phase_by_name(name);
+  if (phase < 0) {
+    char list[128] = "";
+    for (int p = 0; p < UVDB_PHASE_COUNT; p++)
+      snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", p ? ", " : "", phase_name(p));
+    uvdb_error("no phase \"%s\": the phases are %s", name, list);
+  }
+  return phase;
+}
+
+static struct breakpoint *uv__find(struct session *s, const char *arg) {
+  char *end;
+  long id = strtol(arg, &end, 10);
+  if (*end || id <= 0) {
+    uvdb_error("\"%s\" is not a breakpoint number", arg);
+    return NULL;
+  }
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++)
+    if (s->bp[i].id == id)
+      return &s->bp[i];
+  uvdb_error("no breakpoint %ld (see `info breakpoints`)", id);
+  return NULL;
+}
+
+/* The masks the probe needs: [0] phases armed on every loop, [N] on loop N. */
+static void uv__masks(const struct session *s, uint32_t mask[UVDB_BP_SLOTS]) {
+  memset(mask, 0, sizeof(uint32_t) * UVDB_BP_SLOTS);
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
+    const struct breakpoint *b = &s->bp[i];
+    if (b->id && b->enabled && b->loop < UVDB_BP_SLOTS)
+      mask[b->loop] |= 1u << b->phase;
+  }
+}
+
+size_t breakpoints_welcome(const struct session *s, char *buf, size_t cap) {
+  uint32_t mask[UVDB_BP_SLOTS];
+  uv__masks(s, mask);
+  size_t off = 0;
+  for (int i = 0; i < UVDB_BP_SLOTS && off < cap; i++)
+    if (mask[i])
+      off += (size_t)snprintf(buf + off, cap - off, "bp%d=0x%x\n", i, mask[i]);
+  return off < cap ? off : cap;
+}
+
+void breakpoints_push(struct session *s) {
+  if (!s->probe_connected)
+    return;
+  struct uvdb_msg_breakpoints m;
+  uv__masks(s, m.mask);
+  session_send(s, UVDB_MSG_BREAKPOINTS, &m, sizeof(m));
+}
+
+int breakpoints_should_stop(struct session *s) {
+  struct stop_info *st = &s->model.stop;
+  const struct loop_model *l = st->loop_id > 0 ? &s->model.loops[st->loop_id - 1] : NULL;
+  st->bp_id = 0;
+  int stop = 0;
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
+    struct breakpoint *b = &s->bp[i];
+    if (!b->id || !b->enabled || b->phase != st->phase || (b->loop && b->loop != st->loop_id))
+      continue;
+    double last = l && s->shm ? ticks_to_ns(s->shm, l->phase[b->phase].last) : 0;
+    double vars[COND_VAR_COUNT] = {
+        [COND_ITERATION] = (double)st->iteration, [COND_HITS] = (double)b->hits,
+        [COND_DURATION_US] = last / 1e3,           [COND_DURATION_MS] = last / 1e6,
+        [COND_LOOP] = st->loop_id,
+    };
+    if (!cond_true(&b->cond, vars))
+      continue;
+    b->hits++;
+    if (b->ignore) {
+      b->ignore--;
+      continue;
+    }
+    if (!stop)
+      st->bp_id = b->id;
+    stop = 1;
+  }
+  return stop;
+}
+
+/* After the stop is reported: a temporary breakpoint is done. */
+void breakpoints_after_stop(struct session *s) {
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++)
+    if (s->bp[i].id && s->bp[i].id == s->model.stop.bp_id && s->bp[i].temporary) {
+      memset(&s->bp[i], 0, sizeof(s->bp[i]));
+      breakpoints_push(s);
+    }
+}
+
+static void uv__describe(const struct breakpoint *b, const char *key) {
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, key);
+    json_int(j, "id", b->id);
+    json_str(j, "type", "phase");
+    json_str(j, "phase", phase_name(b->phase));
+    if (b->loop)
+      json_int(j, "loop", b->loop);
+    else
+      json_null(j, "loop");
+    json_bool(j, "temporary", b->temporary);
+    json_bool(j, "enabled", b->enabled);
+    json_uint(j, "hits", b->hits);
+    json_uint(j, "ignore", b->ignore);
+    json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
+    json_end(j);
+    return;
+  }
+  char where[32] = "every loop";
+  if (b->loop)
+    snprintf(where, sizeof(where), "loop %d", b->loop);
+  printf("%s %d: phase %s (%s)%s%s\n", b->temporary ? "Temporary breakpoint" : "Breakpoint", b->id,
+         phase_name(b->phase), where, b->cond.n ? " if " : "", b->cond.n ? b->cond.text : "");
+}
+
+/* break phase NAME [loop N] [if COND] */
+static int uv__set(struct session *s, int argc, char **argv, int temporary) {
+  const char *usage = "usage: break phase NAME [loop N] [if CONDITION]";
+  if (argc < 3 || strcmp(argv[1], "phase") != 0)
+    return uvdb_error(argc >= 2 && strcmp(argv[1], "phase") != 0
+                          ? "cannot break on \"%s\": only `break phase NAME` is supported yet"
+                          : "%s", argc >= 2 && strcmp(argv[1], "phase") != 0 ? argv[1] : usage);
+  struct breakpoint b = {.enabled = 1, .temporary = temporary};
+  if ((b.phase = uv__phase_arg(argv[2])) < 0)
+    return -1;
+  int i = 3;
+  if (i < argc && strcmp(argv[i], "loop") == 0) {
+    char *end;
+    long loop = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+    if (i + 1 >= argc || *end || loop < 1 || loop >= UVDB_BP_SLOTS)
+      return uvdb_error("loop needs a loop number from 1 to %d (see `info loops`)", UVDB_BP_SLOTS - 1);
+    b.loop = (int)loop;
+    i += 2;
+  }
+  if (i < argc && strcmp(argv[i], "if") == 0) {
+    char text[256] = "", err[128];
+    for (int k = i + 1; k < argc; k++)
+      snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", k > i + 1 ? " " : "", argv[k]);
+    if (!text[0])
+      return uvdb_error("`if` needs a condition, as in: if iteration > 10");
+    if (cond_parse(text, &b.cond, err, sizeof(err)) != 0)
+      return uvdb_error("bad condition: %s", err);
+    i = argc;
+  }
+  if (i < argc)
+    return uvdb_error("unexpected \"%s\"; %s", argv[i], usage);
+  for (int k = 0; k < UVDB_MAX_BREAKPOINTS; k++)
+    if (!s->bp[k].id) {
+      b.id = ++s->last_bp_id;
+      s->bp[k] = b;
+      breakpoints_push(s);
+      uv__describe(&s->bp[k], "break");
+      return 0;
+    }
+  return uvdb_error("too many breakpoints (%d); delete some", UVDB_MAX_BREAKPOINTS);
+}
+
+int cmd_break(struct session *s, int argc, char **argv) {
+  return uv__set(s, argc, argv, 0);
+}
+
+int cmd_tbreak(struct session *s, int argc, char **argv) {
+  return uv__set(s, argc, argv, 1);
+}
+
+/* delete [N...]: no number deletes them all, as in gdb. */
+int cmd_delete(struct session *s, int argc, char **argv) {
+  if (argc < 2) {
+    memset(s->bp, 0, sizeof(s->bp));
+  } else {
+    for (int i = 1; i < argc; i++) {
+      struct breakpoint *b = uv__find(s, argv[i]);
+      if (!b)
+        return -1;
+      memset(b, 0, sizeof(*b));
+    }
+  }
+  breakpoints_push(s);
+  return 0;
+}
+
+static int uv__enable(struct session *s, int argc, char **argv, int on) {
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS && argc < 2; i++)
+    if (s->bp[i].id)
+      s->bp[i].enabled = on;
+  for (int i = 1; i < argc; i++) {
+    struct breakpoint *b = uv__find(s, argv[i]);
+    if (!b)
+      return -1;
+    b->enabled = on;
+  }
+  breakpoints_push(s);
+  return 0;
+}
+
+int cmd_enable(struct session *s, int argc, char **argv) {
+  return uv__enable(s, argc, argv, 1);
+}
+
+int cmd_disable(struct session *s, int argc, char **argv) {
+  return uv__enable(s, argc, argv, 0);
+}
+
+/* ignore N COUNT: the next COUNT hits do not stop. */
+int cmd_ignore(struct session *s, int argc, char **argv) {
+  if (argc != 3)
+    return uvdb_error("usage: ignore N COUNT");
+  struct breakpoint *b = uv__find(s, argv[1]);
+  if (!b)
+    return -1;
+  char *end;
+  long count = strtol(argv[2], &end, 10);
+  if (*end || count < 0)
+    return uvdb_error("\"%s\" is not a count", argv[2]);
+  b->ignore = (uint64_t)count;
+  uv__describe(b, "ignore");
+  return 0;
+}
+
+/* condition N [COND]: set or (with none) remove a breakpoint's condition. */
+int cmd_condition(struct session *s, int argc, char **argv) {
+  if (argc < 2)
+    return uvdb_error("usage: condition N [CONDITION]");
+  struct breakpoint *b = uv__find(s, argv[1]);
+  if (!b)
+    return -1;
+  char text[256] = "", err[128];
+  for (int k = 2; k < argc; k++)
+    snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s%s", k > 2 ? " " : "", argv[k]);
+  struct cond c = {0};
+  if (text[0] && cond_parse(text, &c, err, sizeof(err)) != 0)
+    return uvdb_error("bad condition: %s", err);
+  b->cond = c;
+  uv__describe(b, "condition");
+  return 0;
+}
+
+int cmd_info_breakpoints(struct session *s, int argc, char **argv) {
+  (void)argc, (void)argv;
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_arr(j, "info_breakpoints");
+  } else {
+    printf("%-4s %-10s %-5s %-4s %-28s %s\n", "num", "type", "disp", "enb", "what", "hits");
+  }
+  int n = 0;
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
+    const struct breakpoint *b = &s->bp[i];
+    if (!b->id)
+      continue;
+    n++;
+    if (j) {
+      json_obj(j, NULL);
+      json_int(j, "id", b->id);
+      json_str(j, "type", "phase");
+      json_str(j, "phase", phase_name(b->phase));
+      if (b->loop)
+        json_int(j, "loop", b->loop);
+      else
+        json_null(j, "loop");
+      json_bool(j, "temporary", b->temporary);
+      json_bool(j, "enabled", b->enabled);
+      json_uint(j, "hits", b->hits);
+      json_uint(j, "ignore", b->ignore);
+      json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
+      json_close(j);
+    } else {
+      char what[64];
+      snprintf(what, sizeof(what), "phase %s%s%.0d", phase_name(b->phase), b->loop ? " loop " : "", b->loop);
+      printf("%-4d %-10s %-5s %-4s %-28s %llu\n", b->id, "phase", b->temporary ? "del" : "keep",
+             b->enabled ? "y" : "n", what, (unsigned long long)b->hits);
+      if (b->cond.n)
+        printf("        stop only if %s\n", b->cond.text);
+      if (b->ignore)
+        printf("        will ignore the next %llu hits\n", (unsigned long long)b->ignore);
+    }
+  }
+  if (j)
+    json_end(j);
+  else if (!n)
+    printf("No breakpoints.\n");
+  return 0;
+}

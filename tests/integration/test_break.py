@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Integration tests of breakpoints and stepping: real examples under
+`uvdb --batch --json`, on Node and on C with Debian's libuv.so.1 and static."""
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_loop import NODE, NODE_UV, ORDER_144, ORDER_146, example, find, node_example, uvdb  # noqa: E402
+
+
+def stops(objs, key):
+    return [o[key] for o in objs if key in o]
+
+
+class Next(unittest.TestCase):
+    """`next` through one whole iteration stops at each phase in the order it ran."""
+
+    def walk(self, program, order):
+        # start stops before the first phase; seven `next` visit the others
+        # and return to where the iteration began
+        cmds = ["start"] + ["next"] * len(order) + ["kill"]
+        rc, objs, out, err = uvdb(cmds, program)
+        self.assertEqual(rc, 0, err)
+        start = find(objs, "start")
+        nexts = stops(objs, "next")
+        seen = [start] + nexts
+        for s in seen:
+            self.assertEqual(s["state"], "stopped")
+            self.assertEqual(s["loop"], 1)
+        self.assertEqual(start["reason"], "start")
+        self.assertEqual({n["reason"] for n in nexts}, {"step"})
+        return [s["phase"] for s in seen], [s["iteration"] for s in seen]
+
+    def test_c_shared(self):
+        phases, iters = self.walk([example("03-loop-phases")], ORDER_144)
+        self.assertEqual(phases, ORDER_144 + ["timers"])
+        self.assertEqual(iters, [1] * 7 + [2])
+
+    def test_c_static(self):
+        phases, iters = self.walk([example("03-loop-phases-static")], ORDER_144)
+        self.assertEqual(phases, ORDER_144 + ["timers"])
+
+    def test_node(self):
+        order = ORDER_146 if NODE_UV >= (1, 45) else ORDER_144
+        phases, iters = self.walk(node_example("03-loop-phases.js"), order)
+        if NODE_UV >= (1, 45):
+            # UV_RUN_DEFAULT runs timers once before its first iteration
+            self.assertEqual(phases, ["timers"] + ORDER_146)
+            self.assertEqual(iters, [0] + [1] * 7)
+        else:
+            self.assertEqual(phases, ORDER_144 + ["timers"])
+
+
+class Breakpoints(unittest.TestCase):
+    def test_condition_and_hits(self):
+        rc, objs, out, err = uvdb(["break phase poll if iteration >= 3", "run", "continue", "info breakpoints",
+                                   "delete", "continue"], [example("06-run-once"), "5"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(find(objs, "break")["condition"], "iteration >= 3")
+        run, cont = find(objs, "run"), stops(objs, "continue")
+        self.assertEqual((run["state"], run["reason"], run["breakpoint"], run["phase"], run["iteration"]),
+                         ("stopped", "breakpoint", 1, "poll", 3))
+        self.assertEqual((cont[0]["phase"], cont[0]["iteration"]), ("poll", 4))
+        self.assertEqual(find(objs, "info_breakpoints")[0]["hits"], 2)
+        self.assertEqual(cont[1]["state"], "exited")
+
+    def test_duration_condition(self):
+        # the previous pass of poll blocked for the 5 ms timer: over 1000 us
+        script = "let n = 0; const t = setInterval(() => { if (++n === 4) clearInterval(t); }, 5);"
+        rc, objs, out, err = uvdb(["break phase poll loop 1 if duration_us > 1000", "run", "kill"],
+                                  [NODE, "-e", script])
+        self.assertEqual(rc, 0, err)
+        run = find(objs, "run")
+        self.assertEqual((run["state"], run["phase"], run["loop"]), ("stopped", "poll", 1))
+        self.assertGreater(run["iteration"], 1)
+
+    def test_ignore_and_continue_n(self):
+        rc, objs, out, err = uvdb(["break phase check", "ignore 1 2", "run", "continue 2", "continue"],
+                                  [example("06-run-once-static"), "6"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(find(objs, "ignore")["ignore"], 2)
+        self.assertEqual(find(objs, "run")["iteration"], 3)  # hits 1 and 2 ignored
+        cont = stops(objs, "continue")
+        self.assertEqual(cont[0]["iteration"], 5)  # continue 2: one more ignored
+        self.assertEqual(cont[1]["iteration"], 6)
+
+    def test_tbreak_is_deleted_after_stopping(self):
+        rc, objs, out, err = uvdb(["tbreak phase idle", "run", "info breakpoints", "continue"],
+                                  [example("06-run-once"), "3"])
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(find(objs, "break")["temporary"])
+        self.assertEqual(find(objs, "run")["breakpoint"], 1)
+        self.assertEqual(find(objs, "info_breakpoints"), [])
+        self.assertEqual(find(objs, "continue")["state"], "exited")
+
+    def test_disabled_breakpoint_does_not_stop(self):
+        rc, objs, out, err = uvdb(["break phase timers", "disable 1", "run", "info breakpoints", "enable",
+                                   "run"], [example("06-run-once"), "2"])
+        self.assertEqual(rc, 0, err)
+        runs = stops(objs, "run")
+        self.assertEqual(runs[0]["state"], "exited")
+        self.assertEqual(find(objs, "info_breakpoints")[0]["hits"], 0)
+        self.assertEqual((runs[1]["state"], runs[1]["phase"]), ("stopped", "timers"))
+
+    def test_inlined_phases_stop_before_they_run(self):
+        rc, objs, out, err = uvdb(["break phase closing", "break phase pending", "run", "continue", "continue"],
+                                  [example("06-run-once"), "3"])
+        self.assertEqual(rc, 0, err)
+        seen = [(s["phase"], s["breakpoint"], s["iteration"]) for s in [find(objs, "run")] + stops(objs, "continue")]
+        self.assertEqual(seen, [("pending", 2, 1), ("closing", 1, 1), ("pending", 2, 2)])
+
+    def test_node_main_loop_is_loop_1(self):
+        rc, objs, out, err = uvdb(["break phase check loop 1", "run", "info loops", "kill"],
+                                  node_example("06-timeout-vs-immediate.js"))
+        self.assertEqual(rc, 0, err)
+        run = find(objs, "run")
+        self.assertEqual((run["state"], run["loop"], run["phase"]), ("stopped", 1, "check"))
+        main = [l for l in find(objs, "info_loops") if l["main"]][0]
+        self.assertEqual((main["id"], main["state"]), (1, "stopped"))
+
+
+class Prompt(unittest.TestCase):
+    def test_enter_repeats_next(self):
+        import json, subprocess
+        from test_loop import UVDB, TIMEOUT
+        p = subprocess.run([UVDB, "--json", "-q", "--", example("06-run-once"), "3"],
+                           input="break phase idle\nrun\nnext\n\n\nquit\n", capture_output=True, text=True,
+                           timeout=TIMEOUT)
+        objs = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual([n["phase"] for n in stops(objs, "next")], ["prepare", "poll", "check"])
+
+
+class BadInput(unittest.TestCase):
+    def test_unknown_phase_names_the_valid_ones(self):
+        rc, objs, out, err = uvdb(["break phase tiemrs"], [example("06-run-once")])
+        self.assertEqual(rc, 1)
+        self.assertIn('no phase "tiemrs": the phases are timers, pending, idle, prepare, poll, check, closing',
+                      find(objs, "error"))
+
+    def test_bad_condition(self):
+        rc, objs, out, err = uvdb(["break phase poll if iteraton > 2"], [example("06-run-once")])
+        self.assertEqual(rc, 1)
+        self.assertIn("unknown variable", find(objs, "error"))
+
+    def test_no_such_breakpoint(self):
+        rc, objs, out, err = uvdb(["delete 9"], [example("06-run-once")])
+        self.assertEqual(rc, 1)
+        self.assertIn("no breakpoint 9", find(objs, "error"))
+
+    def test_next_without_a_process(self):
+        rc, objs, out, err = uvdb(["next"], [example("06-run-once")])
+        self.assertEqual(rc, 1)
+        self.assertIn("not being run", find(objs, "error"))
+
+    def test_break_on_something_else(self):
+        rc, objs, out, err = uvdb(["break callback on_timer"], [example("06-run-once")])
+        self.assertEqual(rc, 1)
+        self.assertIn('cannot break on "callback"', find(objs, "error"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
