@@ -89,13 +89,118 @@ int breakpoints_should_stop(struct session *s) {
   return stop;
 }
 
-/* After the stop is reported: a temporary breakpoint is done. */
-void breakpoints_after_stop(struct session *s) {
+uvdb_line_reader uvdb_reader;
+void *uvdb_reader_ctx;
+int uvdb_reader_is_tty;
+
+void breakpoint_clear(struct breakpoint *b) {
+  for (int i = 0; i < b->ncommands; i++)
+    free(b->commands[i]);
+  free(b->commands);
+  memset(b, 0, sizeof(*b));
+}
+
+static struct breakpoint *uv__stopped_at(struct session *s) {
   for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++)
-    if (s->bp[i].id && s->bp[i].id == s->model.stop.bp_id && s->bp[i].temporary) {
-      memset(&s->bp[i], 0, sizeof(s->bp[i]));
+    if (s->state == TARGET_STOPPED && s->bp[i].id && s->bp[i].id == s->model.stop.bp_id)
+      return &s->bp[i];
+  return NULL;
+}
+
+int breakpoints_silent(const struct session *s) {
+  const struct breakpoint *b = uv__stopped_at((struct session *)s);
+  return b && b->ncommands > 0 && strcmp(b->commands[0], "silent") == 0;
+}
+
+/* After a stop is reported: run the breakpoint's commands, then delete it if
+ * temporary.  A command that resumes the program (continue, next) ends the
+ * list; the stop it comes to is handled by this loop, not by recursion, so a
+ * breakpoint with `continue` can be hit any number of times. */
+void breakpoints_after_stop(struct session *s) {
+  static int running;
+  if (running)
+    return;
+  running = 1;
+  struct breakpoint *b;
+  while ((b = uv__stopped_at(s)) != NULL) {
+    int n = b->ncommands;
+    char **lines = n ? malloc(sizeof(char *) * (size_t)n) : NULL;
+    for (int i = 0; i < n; i++)
+      lines[i] = strdup(b->commands[i]);
+    if (b->temporary) {
+      breakpoint_clear(b);
       breakpoints_push(s);
     }
+    uint64_t generation = s->stop_generation;
+    for (int i = 0; i < n && s->stop_generation == generation && !uvdb_quit_requested; i++)
+      if (strcmp(lines[i], "silent") != 0)
+        uvdb_execute(s, lines[i]);
+    for (int i = 0; i < n; i++)
+      free(lines[i]);
+    free(lines);
+    if (s->stop_generation == generation || uvdb_quit_requested)
+      break; /* the list left the program stopped */
+  }
+  running = 0;
+}
+
+/* commands [N]: the lines up to `end` run whenever breakpoint N (the last
+ * one set, by default) stops. */
+int cmd_commands(struct session *s, int argc, char **argv) {
+  struct breakpoint *b = NULL;
+  if (argc > 1) {
+    b = uv__find(s, argv[1]);
+  } else {
+    for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++)
+      if (s->bp[i].id && (!b || s->bp[i].id > b->id))
+        b = &s->bp[i];
+    if (!b)
+      uvdb_error("no breakpoint to attach commands to; set one with `break`");
+  }
+  /* The body is read even after an error, so that it is not run as commands. */
+  char **lines = NULL;
+  int n = 0, ended = 0;
+  if (!uvdb_json_mode && uvdb_reader_is_tty)
+    printf("Type commands for breakpoint %d, one per line; end with \"end\".\n", b ? b->id : 0);
+  for (char *line; uvdb_reader && (line = uvdb_reader(uvdb_reader_ctx)) != NULL;) {
+    char *t = line;
+    while (*t == ' ' || *t == '\t')
+      t++;
+    if (strcmp(t, "end") == 0) {
+      free(line);
+      ended = 1;
+      break;
+    }
+    char **grown = realloc(lines, sizeof(char *) * (size_t)(n + 1));
+    if (!grown) {
+      free(line);
+      break;
+    }
+    lines = grown;
+    lines[n++] = strdup(t);
+    free(line);
+  }
+  if (!b || !ended) {
+    for (int i = 0; i < n; i++)
+      free(lines[i]);
+    free(lines);
+    return b ? uvdb_error("`commands` ended without `end`") : -1;
+  }
+  for (int i = 0; i < b->ncommands; i++)
+    free(b->commands[i]);
+  free(b->commands);
+  b->commands = lines;
+  b->ncommands = n;
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "commands");
+    json_int(j, "id", b->id);
+    json_arr(j, "lines");
+    for (int i = 0; i < n; i++)
+      json_str(j, NULL, lines[i]);
+    json_end(j);
+  }
+  return 0;
 }
 
 static void uv__describe(const struct breakpoint *b, const char *key) {
@@ -177,13 +282,15 @@ int cmd_tbreak(struct session *s, int argc, char **argv) {
 /* delete [N...]: no number deletes them all, as in gdb. */
 int cmd_delete(struct session *s, int argc, char **argv) {
   if (argc < 2) {
-    memset(s->bp, 0, sizeof(s->bp));
+    for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++)
+      if (s->bp[i].id)
+        breakpoint_clear(&s->bp[i]);
   } else {
     for (int i = 1; i < argc; i++) {
       struct breakpoint *b = uv__find(s, argv[i]);
       if (!b)
         return -1;
-      memset(b, 0, sizeof(*b));
+      breakpoint_clear(b);
     }
   }
   breakpoints_push(s);
@@ -275,6 +382,10 @@ int cmd_info_breakpoints(struct session *s, int argc, char **argv) {
       json_uint(j, "hits", b->hits);
       json_uint(j, "ignore", b->ignore);
       json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
+      json_arr(j, "commands");
+      for (int k = 0; k < b->ncommands; k++)
+        json_str(j, NULL, b->commands[k]);
+      json_close(j);
       json_close(j);
     } else {
       char what[64];
@@ -285,6 +396,8 @@ int cmd_info_breakpoints(struct session *s, int argc, char **argv) {
         printf("        stop only if %s\n", b->cond.text);
       if (b->ignore)
         printf("        will ignore the next %llu hits\n", (unsigned long long)b->ignore);
+      for (int k = 0; k < b->ncommands; k++)
+        printf("        %s\n", b->commands[k]);
     }
   }
   if (j)

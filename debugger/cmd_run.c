@@ -6,7 +6,9 @@
 
 static void uv__wait_and_report(struct session *s, const char *command) {
   session_wait(s);
-  session_report_state(s, command);
+  s->stop_generation++;
+  if (!breakpoints_silent(s))
+    session_report_state(s, command);
   if (s->state == TARGET_STOPPED)
     breakpoints_after_stop(s);
 }

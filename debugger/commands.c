@@ -20,6 +20,8 @@ static const struct uvdb_command uv__commands[] = {
     {"disable", cmd_disable, "disable [N...]", "Disable breakpoints.", NULL},
     {"ignore", cmd_ignore, "ignore N COUNT", "Do not stop at breakpoint N for its next COUNT hits.", NULL},
     {"condition", cmd_condition, "condition N [COND]", "Set or remove breakpoint N's condition.", NULL},
+    {"commands", cmd_commands, "commands [N] ... end",
+     "Commands to run when breakpoint N stops (`silent` first: no stop report; `continue` goes on).", NULL},
     {"kill", cmd_kill, "kill", "Kill the program being debugged.", NULL},
     {"info", cmd_info, "info WHAT", "Show what the probe sees: info probe|loops|loop [N].", uvdb_info_commands},
     {"trace", cmd_trace, "trace on|off phases", "Print each phase as it runs.", uvdb_trace_commands},

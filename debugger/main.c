@@ -26,11 +26,20 @@ static void uv__on_sigint(int sig) {
   uvdb_session.interrupted = 1;
 }
 
+static char *uv__read_file_line(void *ctx) {
+  char buf[4096];
+  if (!fgets(buf, sizeof(buf), ctx))
+    return NULL;
+  buf[strcspn(buf, "\n")] = '\0';
+  return strdup(buf);
+}
+
 /* Runs a script file; like gdb, the first failing command ends the file. */
 static int uv__source(struct session *s, const char *path) {
   FILE *f = fopen(path, "r");
   if (!f)
     return uvdb_error("cannot read %s: %s", path, strerror(errno));
+  uvdb_reader = uv__read_file_line, uvdb_reader_ctx = f, uvdb_reader_is_tty = 0;
   char line[4096];
   int r = 0, lineno = 0;
   while (fgets(line, sizeof(line), f)) {
@@ -65,8 +74,16 @@ static char **uv__complete(const char *text, int start, int end) {
   return rl_completion_matches(text, uv__generator);
 }
 
+static char *uv__read_prompt_line(void *ctx) {
+  (void)ctx;
+  if (isatty(STDIN_FILENO))
+    return readline(">");
+  return uv__read_file_line(stdin);
+}
+
 static void uv__interactive(struct session *s) {
   int tty = isatty(STDIN_FILENO);
+  uvdb_reader = uv__read_prompt_line, uvdb_reader_ctx = NULL, uvdb_reader_is_tty = tty;
   char hist[4096] = "";
   if (tty) {
     rl_readline_name = "uvdb";
@@ -110,12 +127,27 @@ static void uv__interactive(struct session *s) {
     write_history(hist);
 }
 
+struct todo {
+  char kind; /* 'e' command, 'x' file */
+  const char *arg;
+};
+
+/* The body of `commands` given with -ex: the -ex arguments that follow. */
+struct ex_reader {
+  const struct todo *todo;
+  int ntodo, next;
+};
+
+static char *uv__read_ex_line(void *ctx) {
+  struct ex_reader *r = ctx;
+  if (r->next >= r->ntodo || r->todo[r->next].kind != 'e')
+    return NULL;
+  return strdup(r->todo[r->next++].arg);
+}
+
 int main(int argc, char **argv) {
   struct session *s = &uvdb_session;
-  struct {
-    char kind; /* 'e' command, 'x' file */
-    const char *arg;
-  } todo[256];
+  struct todo todo[256];
   int ntodo = 0, batch = 0, quiet = 0, failed = 0;
   int i = 1;
   for (; i < argc; i++) {
@@ -170,7 +202,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "uvdb: --batch with no -ex or -x: nothing to do\n");
 
   int quit = 0;
-  for (int k = 0; k < ntodo && !quit; k++) {
+  struct ex_reader exr = {todo, ntodo, 0};
+  for (int k = 0; k < ntodo && !quit; k = exr.next) {
+    exr.next = k + 1;
+    uvdb_reader = uv__read_ex_line, uvdb_reader_ctx = &exr, uvdb_reader_is_tty = 0;
     int r = todo[k].kind == 'x' ? uv__source(s, todo[k].arg) : uvdb_execute(s, todo[k].arg);
     if (r < 0)
       failed = 1;

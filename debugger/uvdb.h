@@ -86,6 +86,8 @@ struct breakpoint {
   int loop; /* 0: every loop */
   uint64_t hits, ignore;
   struct cond cond;
+  char **commands; /* commands N ... end: run at each stop */
+  int ncommands;
 };
 
 /* ---- the session: one target (session.c) ---- */
@@ -107,6 +109,7 @@ struct session {
   struct breakpoint bp[UVDB_MAX_BREAKPOINTS];
   int last_bp_id;
   uint64_t stops_seen;
+  uint64_t stop_generation; /* stops and exits reported: did a command resume? */
   volatile sig_atomic_t interrupted;
   int start_paused;
   int batch;
@@ -128,6 +131,16 @@ size_t breakpoints_welcome(const struct session *s, char *buf, size_t cap);
 void breakpoints_push(struct session *s);
 int breakpoints_should_stop(struct session *s);
 void breakpoints_after_stop(struct session *s);
+int breakpoints_silent(const struct session *s);
+void breakpoint_clear(struct breakpoint *b);
+
+/* Where a command that reads more lines (commands ... end) takes them from:
+ * the next -ex arguments, the script file, or the prompt.  A malloc'd line,
+ * or NULL at the end of the input. */
+typedef char *(*uvdb_line_reader)(void *ctx);
+extern uvdb_line_reader uvdb_reader;
+extern void *uvdb_reader_ctx;
+extern int uvdb_reader_is_tty;
 
 /* ---- commands (commands.c and one file per family) ---- */
 struct uvdb_command {
@@ -158,6 +171,7 @@ int cmd_disable(struct session *s, int argc, char **argv);
 int cmd_ignore(struct session *s, int argc, char **argv);
 int cmd_condition(struct session *s, int argc, char **argv);
 int cmd_info_breakpoints(struct session *s, int argc, char **argv);
+int cmd_commands(struct session *s, int argc, char **argv);
 
 int uvdb_execute(struct session *s, const char *line); /* 0 ok, -1 failed, 1 quit */
 int uvdb_repeatable(const char *line);

@@ -120,6 +120,38 @@ class Breakpoints(unittest.TestCase):
         self.assertEqual((main["id"], main["state"]), (1, "stopped"))
 
 
+class Commands(unittest.TestCase):
+    def test_silent_commands_over_100_iterations(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, "watch.uvdb")
+            with open(script, "w") as f:
+                f.write("break phase check\ncommands\n  silent\n  info loops\n  continue\nend\nrun\n"
+                        "info breakpoints\n")
+            rc, objs, out, err = uvdb([], [example("06-run-once"), "100"], extra=("-x", script))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(find(objs, "commands")["lines"], ["silent", "info loops", "continue"])
+        seen = [o["info_loops"][0]["iterations"] for o in objs if "info_loops" in o]
+        self.assertEqual(seen, list(range(100)))  # asked at each hit, before check of iteration n + 1
+        self.assertEqual(stops(objs, "run"), [])  # silent: no stop reports
+        self.assertEqual([c["state"] for c in stops(objs, "continue")], ["exited"])
+        bp = find(objs, "info_breakpoints")[0]
+        self.assertEqual((bp["hits"], bp["commands"]), (100, ["silent", "info loops", "continue"]))
+
+    def test_commands_from_ex_and_a_list_that_stays_stopped(self):
+        rc, objs, out, err = uvdb(["tbreak phase idle", "commands", "info breakpoints", "end", "run", "continue"],
+                                  [example("06-run-once"), "2"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(find(objs, "run")["phase"], "idle")  # not silent: reported
+        self.assertEqual(find(objs, "info_breakpoints"), [])  # tbreak already gone when its commands run
+        self.assertEqual(find(objs, "continue")["state"], "exited")
+
+    def test_commands_without_end(self):
+        rc, objs, out, err = uvdb(["break phase idle", "commands", "info loop"], [example("06-run-once")])
+        self.assertEqual(rc, 1)
+        self.assertIn("without `end`", find(objs, "error"))
+
+
 class Prompt(unittest.TestCase):
     def test_enter_repeats_next(self):
         import json, subprocess
