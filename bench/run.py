@@ -15,6 +15,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -94,6 +95,63 @@ def breakdown(name, build, uvdb, cmd, rounds):
     }
 
 
+def armed_not_hit(build, uvdb, rounds):
+    """A breakpoint on a loop that never runs arms every safepoint's slow path;
+    the C idle loop passes 7 safepoints an iteration."""
+    cmd = [os.path.join(build, "bench", "idle_loop"), "2000000"]
+    plain, armed = [], []
+    for _ in range(rounds):
+        for args, out in (([], plain), (["-ex", "break phase poll loop 63"], armed)):
+            p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", *args, "-ex", "run", "--", *TARGET_CPU, *cmd],
+                               capture_output=True, text=True, check=True)
+            out.append(parse_ns(p.stdout))
+    per_phase = (statistics.median(armed) - statistics.median(plain)) / 7
+    return {
+        "figure": "breakpoint armed but not hit, C idle loop",
+        "baseline": f"{statistics.median(plain):.1f} ns/iteration",
+        "uvdb": f"{statistics.median(armed):.1f} ns/iteration",
+        "ratio": f"{per_phase:+.2f} ns per phase",
+        "budget": "<= 5 ns per phase",
+        "pass": per_phase <= 5,
+        "note": "probed with and without `break phase poll loop 63`; 7 safepoints an iteration",
+    }
+
+
+def hit_cost(build, uvdb, rounds):
+    """Stop, run the commands (silent, continue), go on: uvdb's `break phase
+    poll` against gdb's breakpoint on uv__io_poll, same program, same hits.
+    The slope between two hit counts leaves start-up out."""
+    prog = os.path.join(build, "examples", "06-run-once-static")
+    gdb = shutil.which("gdb")
+    script = os.path.join(build, "bench", "hit.gdb")
+    with open(script, "w") as f:
+        f.write("set pagination off\nset confirm off\nbreak uv__io_poll\ncommands 1\nsilent\ncontinue\nend\nrun\n")
+
+    def timed(cmd):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True)
+        return time.perf_counter() - t0
+
+    def per_hit(make):
+        lo, hi = 1000, 3000
+        a = [timed(make(lo)) for _ in range(rounds)]
+        b = [timed(make(hi)) for _ in range(rounds)]
+        return (statistics.median(b) - statistics.median(a)) / (hi - lo) * 1e6
+
+    u = per_hit(lambda n: [uvdb, "--batch", "-ex", "break phase poll", "-ex", "commands", "-ex", "silent",
+                           "-ex", "continue", "-ex", "end", "-ex", "run", "--", prog, str(n)])
+    g = per_hit(lambda n: [gdb, "-q", "-batch", "-nx", "-x", script, "--args", prog, str(n)]) if gdb else float("nan")
+    return {
+        "figure": "breakpoint hit in batch mode: stop, commands (silent, continue), go on",
+        "baseline": f"gdb: {g:.0f} us/hit" if gdb else "gdb: not installed",
+        "uvdb": f"{u:.0f} us/hit",
+        "ratio": f"{g / u:.1f}x faster than gdb" if gdb else "-",
+        "budget": "<= 1000 us",
+        "pass": u <= 1000,
+        "note": "libuv linked statically (gdb needs uv__io_poll's name); slope between 1000 and 3000 hits",
+    }
+
+
 def emit_cost(build):
     out = subprocess.run([os.path.join(build, "bench", "emit_cost")], capture_output=True, text=True,
                          check=True).stdout
@@ -135,6 +193,8 @@ def main():
                    ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"], a.rounds, 0.90),
         loop_bound("C: 2M idle-handle iterations (libuv.so.1), every phase recorded", uvdb,
                    [os.path.join(a.build, "bench", "idle_loop"), "2000000"], a.rounds, 0.90),
+        armed_not_hit(a.build, uvdb, a.rounds),
+        hit_cost(a.build, uvdb, 5),
     ]
     parts = [
         breakdown("Node setImmediate turn", a.build, uvdb,

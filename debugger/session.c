@@ -10,7 +10,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -290,8 +292,16 @@ int session_wait(struct session *s) {
   s->interrupted = 0;
   s->model.stopped = 0;
   while (s->state == TARGET_RUNNING) {
+    /* Sleep on the probe's stop counter, which it wakes at once when a loop
+     * parks; the sockets and the child are looked at every millisecond. */
+    int timeout = flowing ? 0 : 1; /* a fast writer: look again at once */
+    if (s->shm && timeout) {
+      struct timespec ms = {0, 1000 * 1000};
+      syscall(SYS_futex, (uint32_t *)&s->shm->stops, FUTEX_WAIT, (uint32_t)s->stops_seen, &ms, NULL, 0);
+      timeout = 0;
+    }
     struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->ctl_fd, POLLIN, 0}};
-    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, flowing ? 0 : 1); /* a fast writer: look again at once */
+    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, timeout);
     if (r > 0 && (p[0].revents & POLLIN)) {
       int fd = uvdb_accept(s->listen_fd);
       if (fd >= 0)

@@ -65,6 +65,7 @@ static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t i
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
   uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, 0);
   atomic_fetch_add(&uvdb_probe.shm->stops, 1);
+  uvdb_sys3(SYS_futex, (uint32_t *)&uvdb_probe.shm->stops, FUTEX_WAKE, INT32_MAX); /* not private: uvdb waits */
   atomic_fetch_add(&uvdb_probe.parked, 1);
   struct timespec ts = {0, 200 * 1000 * 1000};
   while (atomic_load(&uvdb_probe.resume_seq) == seq && atomic_load(&uvdb_probe.active))

@@ -89,7 +89,9 @@ struct uvdb_shm_header {
   uint32_t record_size;
   struct uvdb_clock clock;
   _Atomic uint64_t rings_exhausted; /* events lost: no ring left for a thread */
-  _Atomic uint64_t stops;           /* loops parked so far: the debugger reads the rings at once */
+  /* Loops parked so far; its low 32 bits are a futex the probe wakes at
+   * each stop and the debugger waits on (shared across the processes). */
+  _Atomic uint64_t stops;
 };
 
 #define UVDB_SHM_RINGS_OFFSET 4096u
