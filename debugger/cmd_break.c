@@ -232,10 +232,10 @@ static void uv__describe(const struct breakpoint *b, const char *key) {
 /* break phase NAME [loop N] [if COND] */
 static int uv__set(struct session *s, int argc, char **argv, int temporary) {
   const char *usage = "usage: break phase NAME [loop N] [if CONDITION]";
-  if (argc < 3 || strcmp(argv[1], "phase") != 0)
-    return uvdb_error(argc >= 2 && strcmp(argv[1], "phase") != 0
-                          ? "cannot break on \"%s\": only `break phase NAME` is supported yet"
-                          : "%s", argc >= 2 && strcmp(argv[1], "phase") != 0 ? argv[1] : usage);
+  if (argc >= 2 && strcmp(argv[1], "phase") != 0)
+    return uvdb_error("cannot break on \"%s\": only `break phase NAME` is supported yet", argv[1]);
+  if (argc < 3)
+    return uvdb_error("%s", usage);
   struct breakpoint b = {.enabled = 1, .temporary = temporary};
   if ((b.phase = uv__phase_arg(argv[2])) < 0)
     return -1;

@@ -85,8 +85,6 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     l->id = r->loop_id;
   }
   if (l->tid != ring->tid) { /* a loop's thread rarely changes: copy its name then */
-    if (!l->first_tid)
-      l->first_tid = ring->tid;
     l->tid = ring->tid;
     memcpy(l->thread, ring->thread_name, sizeof(l->thread));
     l->thread[sizeof(l->thread) - 1] = '\0';

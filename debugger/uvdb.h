@@ -40,7 +40,7 @@ struct loop_model {
   int seen;
   uint16_t id;
   uint64_t addr;
-  uint32_t tid, first_tid;
+  uint32_t tid;
   char thread[16];
   uint64_t iterations, runs;
   int running; /* inside uv_run */

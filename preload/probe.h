@@ -22,6 +22,7 @@ struct uvdb_loop {
   _Atomic uint32_t tid;        /* thread now running it */
   _Atomic int phase;           /* UVDB_PHASE_POLL while polling, else -1 */
   _Atomic uint64_t iterations; /* completed and current */
+  _Atomic uint32_t armed;      /* phases with a breakpoint on this loop (1 << phase) */
 };
 
 struct uvdb_probe_state {
@@ -105,6 +106,14 @@ struct uvdb_loop *uvdb_loop_get(void *loop);
 /* At a phase boundary, before `phase` of `iteration` runs: park here if
  * asked to.  Returns 1 if it parked. */
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration);
+
+/* Is there anything for this loop at this phase?  Inline and cheap when a
+ * breakpoint is armed elsewhere: one load from the loop's own slot. */
+static inline int uvdb_safepoint_wanted(const struct uvdb_loop *l, int phase) {
+  return uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
+         (((atomic_load_explicit(&l->armed, memory_order_relaxed) >> phase) & 1) ||
+          atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed));
+}
 void uvdb_request_pause(uint32_t tid, uint32_t reason);
 void uvdb_set_breakpoints(const uint32_t *mask); /* UVDB_BP_SLOTS masks */
 void uvdb_resume_all(void);                      /* release parked loops */

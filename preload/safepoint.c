@@ -47,6 +47,8 @@ struct uvdb_loop *uvdb_loop_get(void *loop) {
       continue;
     }
     l->id = (uint16_t)(i + 1);
+    atomic_store(&l->armed, atomic_load(&uvdb_probe.bp_mask[0]) |
+                                (l->id < UVDB_BP_SLOTS ? atomic_load(&uvdb_probe.bp_mask[l->id]) : 0));
     atomic_store(&l->phase, -1);
     atomic_store(&l->tid, tid);
     uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_SEEN, l, l->id, (uint64_t)(uintptr_t)loop, tid);
@@ -174,6 +176,10 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason) {
 void uvdb_set_breakpoints(const uint32_t *mask) {
   for (unsigned i = 0; i < UVDB_BP_SLOTS; i++)
     atomic_store(&uvdb_probe.bp_mask[i], mask[i]);
+  for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
+    struct uvdb_loop *l = &uvdb_probe.loops[i];
+    atomic_store(&l->armed, mask[0] | (i + 1 < (int)UVDB_BP_SLOTS ? mask[i + 1] : 0));
+  }
   uv__recompute_attention();
 }
 

@@ -92,8 +92,7 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
     else
       f->trailing_timers = 1; /* 1.44's UV_RUN_ONCE runs timers again at the end: same iteration */
   }
-  if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
-      uvdb_safepoint_slow(f->loop, phase, uv__frame_iteration(f)))
+  if (uvdb_safepoint_wanted(f->loop, phase) && uvdb_safepoint_slow(f->loop, phase, uv__frame_iteration(f)))
     t = uvdb_now(); /* time parked belongs to no phase */
   f->phase_begin = t;
   return f;
@@ -102,6 +101,8 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
 /* A safepoint before a phase libuv runs inline (pending, closing): the
  * boundary before it is the end of the hooked phase before it. */
 static void uv__inline_safepoint(struct uvdb_run_frame *f, int phase) {
+  if (!uvdb_safepoint_wanted(f->loop, phase))
+    return;
   uint64_t iter = phase == UVDB_PHASE_PENDING && uvdb_probe.pending_first
                       ? atomic_load_explicit(&f->loop->iterations, memory_order_relaxed) + 1
                       : uv__frame_iteration(f);
