@@ -222,7 +222,7 @@ static void uv__describe(const struct breakpoint *b, const char *key) {
     json_end(j);
     return;
   }
-  char where[32] = "every loop";
+  char where[32] = "any loop";
   if (b->loop)
     snprintf(where, sizeof(where), "loop %d", b->loop);
   printf("%s %d: phase %s (%s)%s%s\n", b->temporary ? "Temporary breakpoint" : "Breakpoint", b->id,
@@ -231,20 +231,23 @@ static void uv__describe(const struct breakpoint *b, const char *key) {
 
 /* break phase NAME [loop N] [if COND] */
 static int uv__set(struct session *s, int argc, char **argv, int temporary) {
-  const char *usage = "usage: break phase NAME [loop N] [if CONDITION]";
+  const char *usage = "usage: break phase NAME [loop N|any] [if CONDITION]";
   if (argc >= 2 && strcmp(argv[1], "phase") != 0)
     return uvdb_error("cannot break on \"%s\": only `break phase NAME` is supported yet", argv[1]);
   if (argc < 3)
     return uvdb_error("%s", usage);
-  struct breakpoint b = {.enabled = 1, .temporary = temporary};
+  /* The main loop unless told: Node runs loops of its own on other threads. */
+  struct breakpoint b = {.enabled = 1, .temporary = temporary, .loop = 1};
   if ((b.phase = uv__phase_arg(argv[2])) < 0)
     return -1;
   int i = 3;
   if (i < argc && strcmp(argv[i], "loop") == 0) {
-    char *end;
+    char *end = NULL;
     long loop = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
-    if (i + 1 >= argc || *end || loop < 1 || loop >= UVDB_BP_SLOTS)
-      return uvdb_error("loop needs a loop number from 1 to %d (see `info loops`)", UVDB_BP_SLOTS - 1);
+    if (i + 1 < argc && strcmp(argv[i + 1], "any") == 0)
+      loop = 0;
+    else if (i + 1 >= argc || *end || loop < 1 || loop >= UVDB_BP_SLOTS)
+      return uvdb_error("loop needs `any` or a loop number from 1 to %d (see `info loops`)", UVDB_BP_SLOTS - 1);
     b.loop = (int)loop;
     i += 2;
   }

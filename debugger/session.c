@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "../preload/transport.h"
 #include "../probes/ring.h"
+#include "symbolize.h"
 #include "uvdb.h"
 
 #include <errno.h>
@@ -70,6 +71,14 @@ static void uv__unmap(struct session *s) {
   if (s->shm)
     munmap(s->shm, UVDB_SHM_SIZE);
   s->shm = NULL;
+  symbolizer_close(s->sym); /* a new image, or none */
+  s->sym = NULL;
+}
+
+struct symbolizer *session_symbolizer(struct session *s) {
+  if (!s->sym && (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED))
+    s->sym = symbolizer_open(s->pid);
+  return s->sym;
 }
 
 /* Forget the previous target; the model stays until here, so an exited

@@ -109,6 +109,7 @@ struct session {
   struct breakpoint bp[UVDB_MAX_BREAKPOINTS];
   int last_bp_id;
   uint64_t stops_seen;
+  struct symbolizer *sym;
   uint64_t stop_generation; /* stops and exits reported: did a command resume? */
   volatile sig_atomic_t interrupted;
   int start_paused;
@@ -122,6 +123,7 @@ int session_wait(struct session *s); /* until stopped or exited */
 int session_resume(struct session *s);
 int session_send(struct session *s, uint32_t type, const void *payload, size_t len);
 int session_step(struct session *s); /* park the stopped loop at its next safepoint */
+struct symbolizer *session_symbolizer(struct session *s); /* of the running image, cached */
 void session_kill(struct session *s);
 uint64_t session_drain(struct session *s);
 void session_report_state(struct session *s, const char *command);
@@ -172,6 +174,7 @@ int cmd_ignore(struct session *s, int argc, char **argv);
 int cmd_condition(struct session *s, int argc, char **argv);
 int cmd_info_breakpoints(struct session *s, int argc, char **argv);
 int cmd_commands(struct session *s, int argc, char **argv);
+int cmd_info_timers(struct session *s, int argc, char **argv);
 
 int uvdb_execute(struct session *s, const char *line); /* 0 ok, -1 failed, 1 quit */
 int uvdb_repeatable(const char *line);

@@ -110,6 +110,13 @@ class Breakpoints(unittest.TestCase):
         seen = [(s["phase"], s["breakpoint"], s["iteration"]) for s in [find(objs, "run")] + stops(objs, "continue")]
         self.assertEqual(seen, [("pending", 2, 1), ("closing", 1, 1), ("pending", 2, 2)])
 
+    def test_any_loop(self):
+        rc, objs, out, err = uvdb(["break phase timers loop any", "info breakpoints", "run", "kill"],
+                                  [example("06-run-once"), "2"])
+        self.assertEqual(rc, 0, err)
+        self.assertIsNone(find(objs, "info_breakpoints")[0]["loop"])
+        self.assertEqual(find(objs, "run")["phase"], "timers")
+
     def test_node_main_loop_is_loop_1(self):
         rc, objs, out, err = uvdb(["break phase check loop 1", "run", "info loops", "kill"],
                                   node_example("06-timeout-vs-immediate.js"))
@@ -150,6 +157,50 @@ class Commands(unittest.TestCase):
         rc, objs, out, err = uvdb(["break phase idle", "commands", "info loop"], [example("06-run-once")])
         self.assertEqual(rc, 1)
         self.assertIn("without `end`", find(objs, "error"))
+
+
+class Timers(unittest.TestCase):
+    """info timers: the timer heap in due order, read while the loop is parked."""
+
+    def check_c(self, name):
+        rc, objs, out, err = uvdb(["break phase timers", "run", "info timers", "kill"], [example(name)])
+        self.assertEqual(rc, 0, err)
+        t = find(objs, "info_timers")
+        self.assertEqual(t["loop"], 1)
+        timers = t["timers"]
+        self.assertEqual([x["callback"] for x in timers], ["on_first", "on_repeating", "on_third"])
+        self.assertEqual([x["repeat_ms"] for x in timers], [0, 20, 0])
+        due = [x["due_in_ms"] for x in timers]
+        self.assertEqual(due, sorted(due))
+        self.assertTrue(0 <= due[0] <= 10 and due[1] <= 20 and due[2] <= 30, due)
+        self.assertEqual([x["timeout_ms"] - t["now_ms"] for x in timers], due)
+        self.assertTrue(all(x["active"] and x["ref"] for x in timers))
+
+    def test_c_shared(self):
+        self.check_c("06-timers")
+
+    def test_c_static(self):
+        self.check_c("06-timers-static")
+
+    def test_node_has_one_timer_for_all_js_timers(self):
+        script = "setTimeout(() => {}, 500); setInterval(() => {}, 100);"
+        rc, objs, out, err = uvdb(["break phase poll", "run", "info timers", "kill"], [NODE, "-e", script])
+        self.assertEqual(rc, 0, err)
+        timers = find(objs, "info_timers")["timers"]
+        self.assertEqual(len(timers), 1)
+        self.assertEqual(timers[0]["callback"], "node::Environment::RunTimers(uv_timer_s*)")
+        self.assertLessEqual(timers[0]["due_in_ms"], 100)
+
+    def test_only_a_stopped_loop_is_read(self):
+        rc, objs, out, err = uvdb(["info timers"], [example("06-timers")])
+        self.assertIn("not stopped", find(objs, "error"))
+        rc, objs, out, err = uvdb(["break phase poll", "run", "info loops", "info timers 2", "kill"],
+                                  node_example("06-timeout-vs-immediate.js"))
+        self.assertEqual(rc, 1)
+        if len(find(objs, "info_loops")) > 1:
+            self.assertIn("loop 2 is running", find(objs, "error"))
+        else:
+            self.assertIn("no loop 2", find(objs, "error"))
 
 
 class Prompt(unittest.TestCase):

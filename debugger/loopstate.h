@@ -1,0 +1,32 @@
+/* Reading a parked loop's own data structures from the debugger
+ * (process_vm_readv), with libuv's layout for the target's version. */
+#ifndef UVDB_LOOPSTATE_H
+#define UVDB_LOOPSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct uv_timer_view {
+  uint64_t handle, callback, data;
+  uint64_t timeout, repeat, start_id; /* ms on the loop's clock */
+  uint32_t flags;
+};
+
+/* Copy len bytes of the target's memory at addr.  0 or -1 (errno). */
+int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
+
+/* Is this libuv version's layout one uvdb knows ("1.46.0", "<=1.44")? */
+int loopstate_layout_known(const char *version);
+
+/* The loop's clock (loop->time, ms) and its timers in due order; at most
+ * max.  Count, or -1 when the memory cannot be read or looks corrupt. */
+int loopstate_timers(pid_t pid, uint64_t loop, uint64_t *now_ms, struct uv_timer_view *out, int max);
+
+/* Handle flags (libuv's uv-common.h, the same from 1.x to 1.46). */
+#define UVDB_HANDLE_CLOSING 0x1u
+#define UVDB_HANDLE_CLOSED 0x2u
+#define UVDB_HANDLE_ACTIVE 0x4u
+#define UVDB_HANDLE_REF 0x8u
+
+#endif

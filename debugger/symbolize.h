@@ -1,0 +1,18 @@
+/* Target addresses to names, in the debugger (elfutils' libdwfl). */
+#ifndef UVDB_SYMBOLIZE_H
+#define UVDB_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct symbolizer;
+
+/* The modules mapped in process `pid` now; NULL if it cannot be read. */
+struct symbolizer *symbolizer_open(pid_t pid);
+void symbolizer_close(struct symbolizer *sym);
+
+/* "function", "function+0xOFF", "module+0xOFF", or "0xADDR"; never NULL. */
+const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
+
+#endif
