@@ -14,6 +14,8 @@ const struct uvdb_command uvdb_info_commands[] = {
     {"loops", info_loops, "info loops", "Every loop seen: id, address, thread, iterations, state.", NULL},
     {"breakpoints", cmd_info_breakpoints, "info breakpoints", "Every breakpoint: what, enabled, hits, condition.",
      NULL},
+    {"handles", cmd_info_handles, "info handles [N]",
+     "Every handle of the stopped loop: type, flags (Active Ref Closing Internal), fd, callback.", NULL},
     {"timers", cmd_info_timers, "info timers [N]",
      "The stopped loop's timers in due order: handle, due in ms, repeat, flags, callback.", NULL},
     {"loop", info_loop, "info loop [N]", "One loop (default: the main loop): iterations and time per phase, in the order run.",

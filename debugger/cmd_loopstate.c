@@ -1,10 +1,11 @@
-/* info timers: the loop's own state, read while it is parked. */
+/* info timers, info handles: the loop's own state, read while it is parked. */
 #include "loopstate.h"
 #include "symbolize.h"
 #include "uvdb.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 /* The loop to read: N from the arguments or the main loop; it must be the
  * one parked, since only a parked loop's structures hold still. */
@@ -77,6 +78,80 @@ int cmd_info_timers(struct session *s, int argc, char **argv) {
     } else {
       snprintf(flags, sizeof(flags), "%s%s", active ? "A" : "-", ref ? "R" : "-");
       printf("  %-18s %10lld %9llu %-7s %s\n", handle, (long long)due, (unsigned long long)t[i].repeat, flags, cb);
+    }
+  }
+  if (j)
+    json_end(j);
+  return 0;
+}
+
+int cmd_info_handles(struct session *s, int argc, char **argv) {
+  const struct loop_model *l = uv__parked_loop(s, argc, argv);
+  if (!l)
+    return -1;
+  static struct uv_handle_view h[8192];
+  int n = loopstate_handles(s->pid, l->addr, h, 8192);
+  if (n < 0)
+    return uvdb_error("cannot read loop %d's handle queue at 0x%llx", l->id, (unsigned long long)l->addr);
+  struct symbolizer *sym = session_symbolizer(s);
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, "info_handles");
+    json_int(j, "loop", l->id);
+    json_arr(j, "handles");
+  } else {
+    printf("Loop %d: %d handle%s\n", l->id, n, n == 1 ? "" : "s");
+    printf("  %-18s %-8s %-5s %5s  %s\n", "handle", "type", "flags", "fd", "callback");
+  }
+  for (int i = 0; i < n; i++) {
+    const struct uv_handle_view *v = &h[i];
+    char addr[32], cb[512], conn[512];
+    snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)v->handle);
+    symbolize(sym, v->callback, cb, sizeof(cb));
+    symbolize(sym, v->connection_cb, conn, sizeof(conn));
+    int active = !!(v->flags & UVDB_HANDLE_ACTIVE), ref = !!(v->flags & UVDB_HANDLE_REF);
+    int closing = !!(v->flags & (UVDB_HANDLE_CLOSING | UVDB_HANDLE_CLOSED));
+    int internal = !!(v->flags & UVDB_HANDLE_INTERNAL);
+    int stream = v->type == UV_TCP || v->type == UV_NAMED_PIPE || v->type == UV_TTY;
+    const char *type = uv_handle_type_name((uv_handle_type)v->type);
+    if (j) {
+      json_obj(j, NULL);
+      json_str(j, "handle", addr);
+      json_str(j, "type", type);
+      json_bool(j, "active", active);
+      json_bool(j, "ref", ref);
+      json_bool(j, "closing", closing);
+      json_bool(j, "internal", internal);
+      if (v->fd >= 0)
+        json_int(j, "fd", v->fd);
+      else
+        json_null(j, "fd");
+      json_str(j, "callback", v->callback ? cb : NULL);
+      if (stream) {
+        json_str(j, "connection_callback", v->connection_cb ? conn : NULL);
+        json_uint(j, "write_queue_size", v->write_queue_size);
+      }
+      if (v->type == UV_SIGNAL)
+        json_int(j, "signum", v->signum);
+      if (v->type == UV_PROCESS)
+        json_int(j, "pid", v->pid);
+      json_close(j);
+    } else {
+      char flags[8], fd[16] = "-", extra[600] = "";
+      snprintf(flags, sizeof(flags), "%s%s%s%s", active ? "A" : "-", ref ? "R" : "-", closing ? "C" : "-",
+               internal ? "I" : "-");
+      if (v->fd >= 0)
+        snprintf(fd, sizeof(fd), "%d", v->fd);
+      if (stream && v->connection_cb)
+        snprintf(extra, sizeof(extra), " (listening: %s)", conn);
+      else if (stream && v->write_queue_size)
+        snprintf(extra, sizeof(extra), " (write queue %llu bytes)", (unsigned long long)v->write_queue_size);
+      else if (v->type == UV_SIGNAL)
+        snprintf(extra, sizeof(extra), " (signal %d)", v->signum);
+      else if (v->type == UV_PROCESS)
+        snprintf(extra, sizeof(extra), " (pid %d)", v->pid);
+      printf("  %-18s %-8s %-5s %5s  %s%s\n", addr, type, flags, fd, v->callback ? cb : "-", extra);
     }
   }
   if (j)

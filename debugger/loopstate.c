@@ -88,3 +88,72 @@ int loopstate_timers(pid_t pid, uint64_t loop, uint64_t *now_ms, struct uv_timer
   qsort(out, (size_t)n, sizeof(*out), uv__by_due);
   return n;
 }
+
+#define MAX_HANDLES 1000000
+
+/* The parts of a handle worth showing; the union is only as large as the
+ * biggest type read here. */
+static int uv__read_handle(pid_t pid, uint64_t addr, struct uv_handle_view *v) {
+  union {
+    uv_handle_t h;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_tty_t tty;
+    uv_udp_t udp;
+    uv_poll_t poll;
+    uv_idle_t idle;
+    uv_signal_t signal;
+    uv_process_t process;
+    uv_timer_t timer;
+    uv_async_t async;
+  } u;
+  if (target_read(pid, addr, &u.h, sizeof(u.h)) != 0 || u.h.type <= UV_UNKNOWN_HANDLE || u.h.type >= UV_HANDLE_TYPE_MAX)
+    return -1;
+  size_t size = uv_handle_size(u.h.type);
+  if (size > sizeof(u) || target_read(pid, addr, &u, size) != 0)
+    return -1;
+  memset(v, 0, sizeof(*v));
+  v->handle = addr;
+  v->type = u.h.type;
+  v->flags = u.h.flags;
+  v->fd = -1;
+  switch (u.h.type) {
+  case UV_TCP: case UV_NAMED_PIPE: case UV_TTY: {
+    const uv_stream_t *st = (const uv_stream_t *)&u;
+    v->fd = u.h.type == UV_TCP ? u.tcp.io_watcher.fd : u.h.type == UV_NAMED_PIPE ? u.pipe.io_watcher.fd
+                                                                                 : u.tty.io_watcher.fd;
+    v->callback = (uint64_t)(uintptr_t)st->read_cb;
+    v->connection_cb = (uint64_t)(uintptr_t)u.tcp.connection_cb; /* the same place in every stream */
+    v->write_queue_size = st->write_queue_size;
+    break;
+  }
+  case UV_UDP: v->fd = u.udp.io_watcher.fd; v->callback = (uint64_t)(uintptr_t)u.udp.recv_cb; break;
+  case UV_POLL: v->fd = u.poll.io_watcher.fd; v->callback = (uint64_t)(uintptr_t)u.poll.poll_cb; break;
+  case UV_IDLE: case UV_PREPARE: case UV_CHECK: v->callback = (uint64_t)(uintptr_t)u.idle.idle_cb; break;
+  case UV_ASYNC: v->callback = (uint64_t)(uintptr_t)u.async.async_cb; break;
+  case UV_TIMER: v->callback = (uint64_t)(uintptr_t)u.timer.timer_cb; break;
+  case UV_SIGNAL: v->callback = (uint64_t)(uintptr_t)u.signal.signal_cb; v->signum = u.signal.signum; break;
+  case UV_PROCESS: v->callback = (uint64_t)(uintptr_t)u.process.exit_cb; v->pid = u.process.pid; break;
+  default: break;
+  }
+  return 0;
+}
+
+int loopstate_handles(pid_t pid, uint64_t loop, struct uv_handle_view *out, int max) {
+  const uint64_t head = loop + offsetof(uv_loop_t, handle_queue);
+  const uint64_t link = offsetof(uv_handle_t, handle_queue);
+  uint64_t q;
+  if (target_read(pid, head, &q, sizeof(q)) != 0)
+    return -1;
+  int n = 0;
+  for (int steps = 0; q != head; steps++) {
+    struct uv_handle_view v;
+    if (steps > MAX_HANDLES || uv__read_handle(pid, q - link, &v) != 0)
+      return -1; /* a cycle, or not a handle: stop rather than wander */
+    if (n < max)
+      out[n++] = v;
+    if (target_read(pid, q, &q, sizeof(q)) != 0)
+      return -1;
+  }
+  return n;
+}

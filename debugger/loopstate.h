@@ -23,10 +23,26 @@ int loopstate_layout_known(const char *version);
  * max.  Count, or -1 when the memory cannot be read or looks corrupt. */
 int loopstate_timers(pid_t pid, uint64_t loop, uint64_t *now_ms, struct uv_timer_view *out, int max);
 
+struct uv_handle_view {
+  uint64_t handle;
+  int type; /* uv_handle_type */
+  uint32_t flags;
+  int fd;                     /* -1: none */
+  uint64_t callback;          /* the handle's own callback (read_cb for streams) */
+  uint64_t connection_cb;     /* streams that listen */
+  uint64_t write_queue_size;  /* streams */
+  int signum, pid;            /* signal, process handles */
+};
+
+/* Every handle of the loop, in the loop's order; at most max.  Count, or
+ * -1 when the memory cannot be read or looks corrupt. */
+int loopstate_handles(pid_t pid, uint64_t loop, struct uv_handle_view *out, int max);
+
 /* Handle flags (libuv's uv-common.h, the same from 1.x to 1.46). */
 #define UVDB_HANDLE_CLOSING 0x1u
 #define UVDB_HANDLE_CLOSED 0x2u
 #define UVDB_HANDLE_ACTIVE 0x4u
 #define UVDB_HANDLE_REF 0x8u
+#define UVDB_HANDLE_INTERNAL 0x10u
 
 #endif

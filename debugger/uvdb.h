@@ -175,6 +175,7 @@ int cmd_condition(struct session *s, int argc, char **argv);
 int cmd_info_breakpoints(struct session *s, int argc, char **argv);
 int cmd_commands(struct session *s, int argc, char **argv);
 int cmd_info_timers(struct session *s, int argc, char **argv);
+int cmd_info_handles(struct session *s, int argc, char **argv);
 
 int uvdb_execute(struct session *s, const char *line); /* 0 ok, -1 failed, 1 quit */
 int uvdb_repeatable(const char *line);

@@ -203,6 +203,57 @@ class Timers(unittest.TestCase):
             self.assertIn("no loop 2", find(objs, "error"))
 
 
+class Handles(unittest.TestCase):
+    def test_c_every_kind_of_handle(self):
+        for name in ("03-loop-phases", "03-loop-phases-static"):
+            rc, objs, out, err = uvdb(["break phase check", "run", "info handles", "kill"], [example(name)])
+            self.assertEqual(rc, 0, err)
+            handles = find(objs, "info_handles")["handles"]
+            by_cb = {h["callback"]: h for h in handles if h["callback"]}
+            for cb, kind in (("on_timer", "timer"), ("on_idle", "idle"), ("on_prepare", "prepare"),
+                             ("on_check", "check")):
+                self.assertEqual(by_cb[cb]["type"], kind)
+            self.assertFalse(by_cb["on_prepare"]["ref"])  # the example unrefs its watchers
+            tcp = [h for h in handles if h["type"] == "tcp"]
+            listening = [h for h in tcp if h["connection_callback"] == "on_connection"]
+            self.assertEqual(len(listening), 1)
+            self.assertEqual(len(tcp), 3)  # listener, client, accepted
+            fds = [h["fd"] for h in tcp]
+            self.assertTrue(all(isinstance(fd, int) and fd > 2 for fd in fds) and len(set(fds)) == 3, fds)
+
+    def test_node_http_server_stopped_in_poll(self):
+        import json, subprocess
+        from test_loop import UVDB, TIMEOUT, in_epoll_wait
+        p = subprocess.Popen([UVDB, "--batch", "--json", "-ex", "run", "-ex", "info handles", "-ex", "kill", "--",
+                              *node_example("09-http-server.js"), "--hold"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline(), "response: hello from /loop\n")
+            pid = int(p.stdout.readline().split("pid ")[1].rstrip(")\n"))
+            while not in_epoll_wait(pid):  # a condition, not a delay
+                os.sched_yield()
+            p.send_signal(2)
+            rest, err = p.communicate(timeout=TIMEOUT)
+        finally:
+            if p.poll() is None:
+                p.kill()
+        objs = [json.loads(l) for l in rest.splitlines() if l.startswith("{")]
+        self.assertEqual(find(objs, "run")["phase"], "poll")
+        handles = find(objs, "info_handles")["handles"]
+        tcp = [h for h in handles if h["type"] == "tcp"]
+        listening = [h for h in tcp if h["connection_callback"]]
+        self.assertEqual(len(listening), 1)
+        self.assertIn("OnConnection", listening[0]["connection_callback"])
+        connections = [h for h in tcp if not h["connection_callback"]]
+        self.assertEqual(len(connections), 2)  # the server's side and the client's
+        self.assertTrue(all(h["fd"] > 2 for h in tcp))
+        self.assertEqual(len({h["fd"] for h in tcp}), 3)
+        kinds = {h["callback"]: h["type"] for h in handles if h["callback"]}
+        self.assertEqual(kinds.get("node::Environment::CheckImmediate(uv_check_s*)"), "check")
+        self.assertIn("idle", {h["type"] for h in handles})  # setImmediate's idle handle
+        self.assertEqual(kinds.get("node::Environment::RunTimers(uv_timer_s*)"), "timer")
+
+
 class Prompt(unittest.TestCase):
     def test_enter_repeats_next(self):
         import json, subprocess
