@@ -1,4 +1,5 @@
-/* info timers, info handles: the loop's own state, read while it is parked. */
+/* info timers, handles, pending, closing, watchers: the loop's own state,
+ * read while it is parked. */
 #include "loopstate.h"
 #include "symbolize.h"
 #include "uvdb.h"
@@ -152,6 +153,115 @@ int cmd_info_handles(struct session *s, int argc, char **argv) {
       else if (v->type == UV_PROCESS)
         snprintf(extra, sizeof(extra), " (pid %d)", v->pid);
       printf("  %-18s %-8s %-5s %5s  %s%s\n", addr, type, flags, fd, v->callback ? cb : "-", extra);
+    }
+  }
+  if (j)
+    json_end(j);
+  return 0;
+}
+
+/* POLLIN and friends, as epoll and libuv spell them. */
+static void uv__events(struct json *j, const char *key, uint32_t ev, char *text, size_t cap) {
+  static const struct {
+    uint32_t bit;
+    const char *name;
+  } names[] = {{0x1, "in"}, {0x2, "pri"}, {0x4, "out"}, {0x2000, "rdhup"}};
+  if (j)
+    json_arr(j, key);
+  text[0] = '\0';
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    if (ev & names[i].bit) {
+      if (j)
+        json_str(j, NULL, names[i].name);
+      snprintf(text + strlen(text), cap - strlen(text), "%s%s", text[0] ? "," : "", names[i].name);
+    }
+  if (j)
+    json_close(j);
+  if (!text[0])
+    snprintf(text, cap, "-");
+}
+
+static int uv__io_list(struct session *s, int argc, char **argv, int pending) {
+  const struct loop_model *l = uv__parked_loop(s, argc, argv);
+  if (!l)
+    return -1;
+  static struct uv_io_view io[8192];
+  int n = pending ? loopstate_pending(s->pid, l->addr, io, 8192) : loopstate_watchers(s->pid, l->addr, io, 8192);
+  if (n < 0)
+    return uvdb_error("cannot read loop %d's %s", l->id, pending ? "pending queue" : "watcher table");
+  struct symbolizer *sym = session_symbolizer(s);
+  const char *key = pending ? "info_pending" : "info_watchers";
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, key);
+    json_int(j, "loop", l->id);
+    json_arr(j, pending ? "pending" : "watchers");
+  } else {
+    printf("Loop %d: %d %s\n", l->id, n, pending ? "watchers pending" : "fds watched");
+    printf("  %5s %-14s %-14s %s\n", "fd", "wanted", "polled", "callback");
+  }
+  for (int i = 0; i < n; i++) {
+    char cb[512], wanted[64], polled[64];
+    symbolize(sym, io[i].callback, cb, sizeof(cb));
+    if (j) {
+      json_obj(j, NULL);
+      json_int(j, "fd", io[i].fd);
+      uv__events(j, "wanted", io[i].pevents, wanted, sizeof(wanted));
+      uv__events(j, "polled", io[i].events, polled, sizeof(polled));
+      json_str(j, "callback", cb);
+      json_close(j);
+    } else {
+      uv__events(NULL, NULL, io[i].pevents, wanted, sizeof(wanted));
+      uv__events(NULL, NULL, io[i].events, polled, sizeof(polled));
+      printf("  %5d %-14s %-14s %s\n", io[i].fd, wanted, polled, cb);
+    }
+  }
+  if (j)
+    json_end(j);
+  return 0;
+}
+
+int cmd_info_pending(struct session *s, int argc, char **argv) {
+  return uv__io_list(s, argc, argv, 1);
+}
+
+int cmd_info_watchers(struct session *s, int argc, char **argv) {
+  return uv__io_list(s, argc, argv, 0);
+}
+
+int cmd_info_closing(struct session *s, int argc, char **argv) {
+  const struct loop_model *l = uv__parked_loop(s, argc, argv);
+  if (!l)
+    return -1;
+  static struct uv_handle_view h[4096];
+  static uint64_t close_cb[4096];
+  int n = loopstate_closing(s->pid, l->addr, h, close_cb, 4096);
+  if (n < 0)
+    return uvdb_error("cannot read loop %d's closing handles", l->id);
+  struct symbolizer *sym = session_symbolizer(s);
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, "info_closing");
+    json_int(j, "loop", l->id);
+    json_arr(j, "closing");
+  } else {
+    printf("Loop %d: %d handle%s closing\n", l->id, n, n == 1 ? "" : "s");
+  }
+  for (int i = 0; i < n; i++) {
+    char addr[32], cb[512];
+    snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)h[i].handle);
+    symbolize(sym, close_cb[i], cb, sizeof(cb));
+    const char *type = uv_handle_type_name((uv_handle_type)h[i].type);
+    if (j) {
+      json_obj(j, NULL);
+      json_str(j, "handle", addr);
+      json_str(j, "type", type);
+      json_str(j, "close_callback", close_cb[i] ? cb : NULL);
+      json_close(j);
+    } else {
+      printf("  %-18s %-8s %s\n", addr, type, close_cb[i] ? cb : "-");
     }
   }
   if (j)

@@ -157,3 +157,67 @@ int loopstate_handles(pid_t pid, uint64_t loop, struct uv_handle_view *out, int 
   }
   return n;
 }
+
+static int uv__read_io(pid_t pid, uint64_t addr, struct uv_io_view *v) {
+  uv__io_t io;
+  if (target_read(pid, addr, &io, sizeof(io)) != 0)
+    return -1;
+  v->io = addr;
+  v->callback = (uint64_t)(uintptr_t)io.cb;
+  v->fd = io.fd;
+  v->pevents = io.pevents;
+  v->events = io.events;
+  return 0;
+}
+
+int loopstate_pending(pid_t pid, uint64_t loop, struct uv_io_view *out, int max) {
+  const uint64_t head = loop + offsetof(uv_loop_t, pending_queue);
+  uint64_t q;
+  if (target_read(pid, head, &q, sizeof(q)) != 0)
+    return -1;
+  int n = 0;
+  for (int steps = 0; q != head; steps++) {
+    struct uv_io_view v;
+    if (steps > MAX_HANDLES || uv__read_io(pid, q - offsetof(uv__io_t, pending_queue), &v) != 0)
+      return -1;
+    if (n < max)
+      out[n++] = v;
+    if (target_read(pid, q, &q, sizeof(q)) != 0)
+      return -1;
+  }
+  return n;
+}
+
+int loopstate_watchers(pid_t pid, uint64_t loop, struct uv_io_view *out, int max) {
+  uint64_t table;
+  unsigned int nwatchers;
+  if (target_read(pid, loop + offsetof(uv_loop_t, watchers), &table, sizeof(table)) != 0 ||
+      target_read(pid, loop + offsetof(uv_loop_t, nwatchers), &nwatchers, sizeof(nwatchers)) != 0 ||
+      nwatchers > MAX_HANDLES)
+    return -1;
+  int n = 0;
+  for (unsigned int fd = 0; fd < nwatchers && n < max; fd++) {
+    uint64_t io;
+    if (target_read(pid, table + fd * sizeof(uint64_t), &io, sizeof(io)) != 0)
+      return -1;
+    if (io && uv__read_io(pid, io, &out[n]) == 0)
+      n++;
+  }
+  return n;
+}
+
+int loopstate_closing(pid_t pid, uint64_t loop, struct uv_handle_view *out, uint64_t *close_cb, int max) {
+  uint64_t h;
+  if (target_read(pid, loop + offsetof(uv_loop_t, closing_handles), &h, sizeof(h)) != 0)
+    return -1;
+  int n = 0;
+  for (int steps = 0; h; steps++) {
+    uv_handle_t handle;
+    if (steps > MAX_HANDLES || target_read(pid, h, &handle, sizeof(handle)) != 0)
+      return -1;
+    if (n < max && uv__read_handle(pid, h, &out[n]) == 0)
+      close_cb[n++] = (uint64_t)(uintptr_t)handle.close_cb;
+    h = (uint64_t)(uintptr_t)handle.next_closing;
+  }
+  return n;
+}

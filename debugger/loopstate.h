@@ -38,6 +38,20 @@ struct uv_handle_view {
  * -1 when the memory cannot be read or looks corrupt. */
 int loopstate_handles(pid_t pid, uint64_t loop, struct uv_handle_view *out, int max);
 
+/* An I/O watcher: the fd, the events asked for and those being polled now. */
+struct uv_io_view {
+  uint64_t io, callback;
+  int fd;
+  uint32_t pevents, events;
+};
+
+/* Watchers queued for the pending phase, in order; the watcher table
+ * (every fd the loop polls); the handles closing, in the order their close
+ * callbacks will run.  Count, or -1 when memory cannot be read. */
+int loopstate_pending(pid_t pid, uint64_t loop, struct uv_io_view *out, int max);
+int loopstate_watchers(pid_t pid, uint64_t loop, struct uv_io_view *out, int max);
+int loopstate_closing(pid_t pid, uint64_t loop, struct uv_handle_view *out, uint64_t *close_cb, int max);
+
 /* Handle flags (libuv's uv-common.h, the same from 1.x to 1.46). */
 #define UVDB_HANDLE_CLOSING 0x1u
 #define UVDB_HANDLE_CLOSED 0x2u

@@ -221,6 +221,20 @@ class Handles(unittest.TestCase):
             fds = [h["fd"] for h in tcp]
             self.assertTrue(all(isinstance(fd, int) and fd > 2 for fd in fds) and len(set(fds)) == 3, fds)
 
+    def test_closing_and_watchers(self):
+        rc, objs, out, err = uvdb(["break phase closing if iteration == 3", "run", "info closing", "kill"],
+                                  [example("06-run-once"), "3"])
+        self.assertEqual(rc, 0, err)
+        closing = find(objs, "info_closing")["closing"]
+        self.assertEqual([(c["type"], c["close_callback"]) for c in closing], [("idle", "on_close")])
+        rc, objs, out, err = uvdb(["break phase check", "run", "info handles", "info watchers", "kill"],
+                                  [example("03-loop-phases-static")])
+        self.assertEqual(rc, 0, err)
+        tcp_fds = {h["fd"] for h in find(objs, "info_handles")["handles"] if h["type"] == "tcp"}
+        watched = {w["fd"]: w for w in find(objs, "info_watchers")["watchers"]}
+        self.assertTrue(tcp_fds <= set(watched), (tcp_fds, watched))
+        self.assertTrue(all("in" in watched[fd]["wanted"] for fd in tcp_fds))
+
     def test_node_http_server_stopped_in_poll(self):
         import json, subprocess
         from test_loop import UVDB, TIMEOUT, in_epoll_wait
