@@ -1,5 +1,5 @@
 /* info timers, handles, pending, closing, watchers: the loop's own state,
- * read while it is parked. */
+ * read while it is parked; and backtrace, the stack it parked with. */
 #include "loopstate.h"
 #include "symbolize.h"
 #include "uvdb.h"
@@ -266,5 +266,52 @@ int cmd_info_closing(struct session *s, int argc, char **argv) {
   }
   if (j)
     json_end(j);
+  return 0;
+}
+
+/* backtrace: the stopped loop thread's stack, innermost first.  The probe
+ * recorded the return addresses when the loop parked; each is a call's
+ * return address, so it is looked up one byte back, inside the call. */
+int cmd_backtrace(struct session *s, int argc, char **argv) {
+  (void)argc, (void)argv;
+  if (s->state != TARGET_STOPPED || !s->shm)
+    return uvdb_error(s->state == TARGET_EXITED || s->state == TARGET_NONE ? "the program is not being run"
+                                                                           : "the program is not stopped");
+  const struct uvdb_stop_stack *st = uvdb_shm_stack(s->shm, (unsigned)s->model.stop.loop_id);
+  unsigned depth = st->depth < UVDB_STOP_FRAMES ? st->depth : UVDB_STOP_FRAMES;
+  struct symbolizer *sym = session_symbolizer(s);
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, "backtrace");
+    json_int(j, "loop", s->model.stop.loop_id);
+    json_arr(j, "frames");
+  }
+  unsigned level = 0;
+  for (unsigned i = 0; i < depth; i++) {
+    char pc[32], fn[512];
+    uint64_t addr = st->pc[i];
+    if (strncmp(symbolize_module(sym, addr), "libuvdb-probe", 13) == 0)
+      continue; /* the probe's own frames: the stop, not the program */
+    snprintf(pc, sizeof(pc), "0x%llx", (unsigned long long)addr);
+    symbolize(sym, i ? addr - 1 : addr, fn, sizeof(fn));
+    char *plus = i ? strrchr(fn, '+') : NULL; /* an offset one byte back says nothing: drop it */
+    if (plus && strncmp(plus, "+0x", 3) == 0 && !strchr(plus, ')'))
+      *plus = '\0';
+    if (j) {
+      json_obj(j, NULL);
+      json_int(j, "level", level);
+      json_str(j, "pc", pc);
+      json_str(j, "function", fn);
+      json_close(j);
+    } else {
+      printf("#%-2u %-18s in %s\n", level, pc, fn);
+    }
+    level++;
+  }
+  if (j)
+    json_end(j);
+  else if (!depth)
+    printf("No stack was recorded for this stop.\n");
   return 0;
 }

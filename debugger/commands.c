@@ -26,6 +26,7 @@ static const struct uvdb_command uv__commands[] = {
     {"kill", cmd_kill, "kill", "Kill the program being debugged.", NULL},
     {"info", cmd_info, "info WHAT", "Show what the probe sees: info probe|loops|loop [N].", uvdb_info_commands},
     {"trace", cmd_trace, "trace on|off phases", "Print each phase as it runs.", uvdb_trace_commands},
+    {"backtrace", cmd_backtrace, "backtrace", "The stopped loop thread's stack, innermost first (bt, where).", NULL},
     {"help", cmd_help, "help [COMMAND]", "List commands, or explain one.", NULL},
     {"quit", cmd_quit, "quit", "Leave uvdb; a program it launched is killed.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -36,7 +37,7 @@ const struct uvdb_command *uvdb_lookup(const struct uvdb_command *table, const c
   static const struct {
     const char *alias, *name;
   } aliases[] = {{"c", "continue"}, {"r", "run"}, {"q", "quit"}, {"i", "info"}, {"exit", "quit"},
-                 {"n", "next"}, {"b", "break"}, {"d", "delete"}};
+                 {"n", "next"}, {"b", "break"}, {"d", "delete"}, {"bt", "backtrace"}, {"where", "backtrace"}};
   *ambiguous = 0;
   if (table == uv__commands)
     for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)

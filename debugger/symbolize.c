@@ -47,6 +47,13 @@ void symbolizer_close(struct symbolizer *sym) {
   free(sym);
 }
 
+const char *symbolize_module(struct symbolizer *sym, uint64_t addr) {
+  Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
+  const char *name = mod ? dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL) : NULL;
+  const char *slash = name ? strrchr(name, '/') : NULL;
+  return slash ? slash + 1 : name ? name : "";
+}
+
 const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap) {
   if (!addr) {
     snprintf(buf, cap, "(none)");

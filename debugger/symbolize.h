@@ -12,6 +12,9 @@ struct symbolizer;
 struct symbolizer *symbolizer_open(pid_t pid);
 void symbolizer_close(struct symbolizer *sym);
 
+/* The file name of the module holding addr ("libuv.so.1.0.0"), or "". */
+const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
+
 /* "function", "function+0xOFF", "module+0xOFF", or "0xADDR"; never NULL. */
 const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
 

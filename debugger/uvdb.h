@@ -179,6 +179,7 @@ int cmd_info_handles(struct session *s, int argc, char **argv);
 int cmd_info_pending(struct session *s, int argc, char **argv);
 int cmd_info_closing(struct session *s, int argc, char **argv);
 int cmd_info_watchers(struct session *s, int argc, char **argv);
+int cmd_backtrace(struct session *s, int argc, char **argv);
 
 int uvdb_execute(struct session *s, const char *line); /* 0 ok, -1 failed, 1 quit */
 int uvdb_repeatable(const char *line);

@@ -4,6 +4,8 @@
 #include "probe.h"
 #include "rawsys.h"
 
+#include <libunwind.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -65,6 +67,15 @@ static long uv__futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct
 /* Park this loop thread until resumed or the debugger goes away. */
 static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter) {
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
+  /* Where the loop stands, for `backtrace`: taken here, at a stop, never on
+   * the hot path.  The frames above are the probe's own; the debugger shows
+   * them too, as gdb shows its breakpoint machinery. */
+  struct uvdb_stop_stack *st = uvdb_shm_stack(uvdb_probe.shm, l->id);
+  void *pcs[UVDB_STOP_FRAMES];
+  int depth = unw_backtrace(pcs, UVDB_STOP_FRAMES);
+  for (int i = 0; i < depth; i++)
+    st->pc[i] = (uint64_t)(uintptr_t)pcs[i];
+  st->depth = depth > 0 ? (uint32_t)depth : 0;
   uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, 0);
   atomic_fetch_add(&uvdb_probe.shm->stops, 1);
   uvdb_sys3(SYS_futex, (uint32_t *)&uvdb_probe.shm->stops, FUTEX_WAKE, INT32_MAX); /* not private: uvdb waits */

@@ -94,8 +94,23 @@ struct uvdb_shm_header {
   _Atomic uint64_t stops;
 };
 
-#define UVDB_SHM_RINGS_OFFSET 4096u
+/* The stack of each loop's thread where it last parked: return addresses,
+ * innermost first, written by the loop thread before it announces the stop. */
+#define UVDB_STOP_FRAMES 64
+struct uvdb_stop_stack {
+  uint32_t depth;
+  uint32_t reserved;
+  uint64_t pc[UVDB_STOP_FRAMES];
+};
+
+#define UVDB_SHM_STACKS_OFFSET 4096u
+#define UVDB_SHM_RINGS_OFFSET (UVDB_SHM_STACKS_OFFSET + 65u * sizeof(struct uvdb_stop_stack) + 4095u) / 4096u * 4096u
 #define UVDB_SHM_SIZE (UVDB_SHM_RINGS_OFFSET + (uint64_t)UVDB_MAX_RINGS * sizeof(struct uvdb_ring))
+
+/* The stop stack of loop `id` (1-based). */
+static inline struct uvdb_stop_stack *uvdb_shm_stack(void *shm, unsigned id) {
+  return (struct uvdb_stop_stack *)((char *)shm + UVDB_SHM_STACKS_OFFSET) + (id < 65 ? id : 0);
+}
 
 static inline struct uvdb_ring *uvdb_shm_ring(void *shm, unsigned i) {
   return (struct uvdb_ring *)((char *)shm + UVDB_SHM_RINGS_OFFSET) + i;

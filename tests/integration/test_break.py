@@ -268,6 +268,33 @@ class Handles(unittest.TestCase):
         self.assertEqual(kinds.get("node::Environment::RunTimers(uv_timer_s*)"), "timer")
 
 
+class Backtrace(unittest.TestCase):
+    def functions(self, objs):
+        return [f["function"] for f in find(objs, "backtrace")["frames"]]
+
+    def test_c(self):
+        for name in ("06-timers", "06-timers-static"):
+            rc, objs, out, err = uvdb(["break phase timers", "run", "backtrace", "kill"], [example(name)])
+            self.assertEqual(rc, 0, err)
+            fns = self.functions(objs)
+            self.assertEqual(fns[:2], ["uv_run", "main"])  # the probe's own frames are left out
+            self.assertEqual([f["level"] for f in find(objs, "backtrace")["frames"]], list(range(len(fns))))
+
+    def test_node(self):
+        rc, objs, out, err = uvdb(["break phase check", "run", "bt", "kill"], node_example("06-timeout-vs-immediate.js"))
+        self.assertEqual(rc, 0, err)
+        fns = self.functions(objs)
+        self.assertEqual(fns[0], "uv_run")
+        self.assertIn("node::SpinEventLoopInternal(node::Environment*)", fns)
+        self.assertIn("node::Start(int, char**)", fns)
+        self.assertFalse([f for f in fns if "uvdb" in f or f.startswith("uv__hook")])
+
+    def test_not_stopped(self):
+        rc, objs, out, err = uvdb(["backtrace"], [example("06-timers")])
+        self.assertEqual(rc, 1)
+        self.assertIn("not being run", find(objs, "error"))
+
+
 class Prompt(unittest.TestCase):
     def test_enter_repeats_next(self):
         import json, subprocess
