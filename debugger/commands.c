@@ -120,6 +120,7 @@ int uvdb_execute(struct session *s, const char *line) {
   int argc = uv__split(buf, argv, 64);
   if (argc == 0)
     return 0;
+  session_check(s);
   int r = uvdb_dispatch(s, uv__commands, "", argc, argv);
   if (uvdb_quit_requested)
     return 1;

@@ -353,9 +353,18 @@ int session_wait(struct session *s) {
 }
 
 int session_send(struct session *s, uint32_t type, const void *payload, size_t len) {
-  if (!s->probe_connected || uvdb_msg_send(s->ctl_fd, type, payload, len, -1) != 0)
-    return uvdb_error("lost the connection to the probe");
-  return 0;
+  if (s->probe_connected && uvdb_msg_send(s->ctl_fd, type, payload, len, -1) == 0)
+    return 0;
+  /* The probe's socket closes when the process dies: give a dying target up
+   * to a second to be reaped, and say that rather than blame the socket. */
+  for (int i = 0; i < 100 && (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED); i++) {
+    session_check(s);
+    if (s->state == TARGET_EXITED)
+      return uvdb_error("the program is not being run: it ended while stopped");
+    struct timespec ms10 = {0, 10 * 1000 * 1000};
+    nanosleep(&ms10, NULL);
+  }
+  return uvdb_error("lost the connection to the probe");
 }
 
 int session_step(struct session *s) {
@@ -376,6 +385,21 @@ int session_resume(struct session *s) {
     return -1;
   s->state = TARGET_RUNNING;
   return 0;
+}
+
+/* Did the target die while uvdb was not waiting for it (killed from
+ * outside while stopped)?  Then say so, once, and keep its data. */
+void session_check(struct session *s) {
+  if (s->state != TARGET_RUNNING && s->state != TARGET_STOPPED)
+    return;
+  int status;
+  if (waitpid(s->pid, &status, WNOHANG) != s->pid)
+    return;
+  int was_stopped = s->state == TARGET_STOPPED;
+  uv__reap(s, status);
+  if (!uvdb_json_mode)
+    printf("The program is gone%s: ", was_stopped ? " while stopped" : "");
+  session_report_state(s, "exited");
 }
 
 void session_kill(struct session *s) {

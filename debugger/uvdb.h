@@ -125,6 +125,7 @@ int session_send(struct session *s, uint32_t type, const void *payload, size_t l
 int session_step(struct session *s); /* park the stopped loop at its next safepoint */
 struct symbolizer *session_symbolizer(struct session *s); /* of the running image, cached */
 void session_kill(struct session *s);
+void session_check(struct session *s); /* report a target that died between commands */
 uint64_t session_drain(struct session *s);
 void session_report_state(struct session *s, const char *command);
 const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap);

@@ -307,6 +307,22 @@ class Prompt(unittest.TestCase):
         self.assertEqual([n["phase"] for n in stops(objs, "next")], ["prepare", "poll", "check"])
 
 
+class TargetGone(unittest.TestCase):
+    def test_killed_while_stopped_is_reported_not_hung_on(self):
+        import json, signal, subprocess
+        from test_loop import UVDB, TIMEOUT
+        p = subprocess.Popen([UVDB, "--json", "-q", "-ex", "start", "--", example("06-run-once"), "3"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        start = json.loads(p.stdout.readline())["start"]
+        os.kill(start["pid"], signal.SIGKILL)
+        out, err = p.communicate("continue\ninfo loop\nquit\n", timeout=TIMEOUT)
+        objs = [json.loads(l) for l in out.splitlines()]
+        exited = find(objs, "exited")
+        self.assertEqual((exited["state"], exited["signal"]), ("exited", "KILL"))
+        self.assertIn("not being run", find(objs, "error"))  # continue: nothing to continue
+        self.assertEqual(find(objs, "info_loop")["state"], "exited")  # the data stays
+
+
 class BadInput(unittest.TestCase):
     def test_unknown_phase_names_the_valid_ones(self):
         rc, objs, out, err = uvdb(["break phase tiemrs"], [example("06-run-once")])
