@@ -122,6 +122,7 @@ int uvdb_execute(struct session *s, const char *line) {
     return 0;
   session_check(s);
   int r = uvdb_dispatch(s, uv__commands, "", argc, argv);
+  fflush(stdout); /* each answer is out before the program writes again */
   if (uvdb_quit_requested)
     return 1;
   return r < 0 ? -1 : 0;

@@ -10,8 +10,8 @@ static int repeats;
 static void on_close(uv_handle_t *h) { (void)h; }
 
 static void on_first(uv_timer_t *t) {
-  (void)t;
   printf("first\n");
+  uv_close((uv_handle_t *)t, on_close);
 }
 
 static void on_repeating(uv_timer_t *t) {
@@ -21,7 +21,7 @@ static void on_repeating(uv_timer_t *t) {
 
 static void on_third(uv_timer_t *t) {
   printf("third, after the repeating timer fired %d time%s\n", repeats, repeats == 1 ? "" : "s");
-  (void)t;
+  uv_close((uv_handle_t *)t, on_close);
 }
 
 int main(void) {

@@ -338,6 +338,19 @@ class Transparency(unittest.TestCase):
             self.assertEqual((probed.returncode, probed.stdout, probed.stderr),
                              (bare.returncode, bare.stdout, bare.stderr))
 
+    def test_examples_run_the_same_under_uvdb(self):
+        programs = [[example(n)] for n in ("03-loop-phases", "03-loop-phases-static", "06-timers",
+                                           "06-timers-static", "06-run-once", "06-run-once-static")]
+        programs += [node_example(n) for n in ("03-loop-phases.js", "06-timeout-vs-immediate.js",
+                                               "09-http-server.js")]
+        for prog in programs:
+            bare = subprocess.run(prog, capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(bare.returncode, 0, (prog, bare.stderr))
+            rc, objs, out, err = uvdb(["run"], prog)
+            self.assertEqual(find(objs, "run")["exit_code"], 0, prog)
+            # sorted: some examples are races on purpose (setTimeout against setImmediate)
+            self.assertEqual(sorted(out), sorted(bare.stdout.splitlines()), prog)
+
     def test_children_of_the_target_are_left_alone(self):
         script = "const r = require('child_process').spawnSync('/bin/sh', ['-c', 'echo child; exit 6']);" \
                  "console.log(r.stdout.toString().trim(), r.status, r.stderr.length)"
