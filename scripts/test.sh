@@ -10,7 +10,7 @@ scripts/setup.sh --asan
 status=0
 meson test -C build --print-errorlogs || status=1
 UVDB_PROBE="$PWD/build/preload/libuvdb-probe.so" UVDB_EXAMPLES="$PWD/build/examples" \
-  meson test -C build-asan --print-errorlogs --suite unit --suite integration || status=1
+  meson test -C build-asan --print-errorlogs --suite unit --suite integration --suite docs || status=1
 
 # One line for people and CI: test cases, counted from each runner's own
 # summary (cmocka's [  PASSED  ] / [  FAILED  ], unittest's Ran N / failures=).

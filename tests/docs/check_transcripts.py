@@ -19,6 +19,7 @@ import sys
 SRC = os.environ.get("SRC", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 UVDB = os.environ.get("UVDB", os.path.join(SRC, "build", "debugger", "uvdb"))
 BUILD = os.path.dirname(os.path.dirname(UVDB))
+EXAMPLES = os.environ.get("UVDB_EXAMPLES")  # the sanitizer run's examples come from the plain build
 TIMEOUT = 120
 
 
@@ -55,7 +56,8 @@ def run(command):
     args = shlex.split(command)
     if args[0] == "uvdb":
         args[0] = UVDB
-    args = [BUILD + a[len("build"):] if a.startswith("build/") else a for a in args]
+    args = [EXAMPLES + a[len("build/examples"):] if EXAMPLES and a.startswith("build/examples/")
+            else BUILD + a[len("build"):] if a.startswith("build/") else a for a in args]
     p = subprocess.run(args, cwd=SRC, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=TIMEOUT)
     return p.stdout.splitlines()
