@@ -4,14 +4,17 @@
 'use strict';
 const fs = require('fs');
 
-const order = [];
-setTimeout(() => order.push('timeout (main)'), 0);
-setImmediate(() => order.push('immediate (main)'));
+const fromMain = [];
+const fromIo = [];
+setTimeout(() => fromMain.push('setTimeout'), 0);
+setImmediate(() => fromMain.push('setImmediate'));
 
 fs.stat(__filename, () => {
-  setTimeout(() => {
-    order.push('timeout (in I/O callback)');
-    console.log(order.join('\n'));
-  }, 0);
-  setImmediate(() => order.push('immediate (in I/O callback)'));
+  setTimeout(() => fromIo.push('setTimeout'), 0);
+  setImmediate(() => fromIo.push('setImmediate'));
+});
+
+process.on('exit', () => {
+  console.log(`from the main module: ${fromMain.join(' before ')}`);
+  console.log(`from an I/O callback: ${fromIo.join(' before ')}`);
 });

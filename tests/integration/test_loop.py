@@ -119,8 +119,11 @@ class PhaseOrder(unittest.TestCase):
         rc, objs, out, err = uvdb(["run", "info loop"], node_example("06-timeout-vs-immediate.js"))
         self.assertEqual(rc, 0, err)
         self.assertEqual(find(objs, "info_loop")["order"], ORDER_146 if NODE_UV >= (1, 45) else ORDER_144)
-        # inside an I/O callback, check (setImmediate) comes before timers
-        self.assertLess(out.index("immediate (in I/O callback)"), out.index("timeout (in I/O callback)"))
+        # inside an I/O callback, check (setImmediate) comes before timers; from
+        # the main module it is a race
+        self.assertIn(out[0], ("from the main module: setTimeout before setImmediate",
+                               "from the main module: setImmediate before setTimeout"))
+        self.assertEqual(out[1], "from an I/O callback: setImmediate before setTimeout")
 
 
 class RunOnce(unittest.TestCase):
@@ -341,14 +344,14 @@ class Transparency(unittest.TestCase):
     def test_examples_run_the_same_under_uvdb(self):
         programs = [[example(n)] for n in ("03-loop-phases", "03-loop-phases-static", "06-timers",
                                            "06-timers-static", "06-run-once", "06-run-once-static")]
-        programs += [node_example(n) for n in ("03-loop-phases.js", "06-timeout-vs-immediate.js",
-                                               "09-http-server.js")]
+        # (06-timeout-vs-immediate.js is a race on purpose: its own test checks what is certain)
+        programs += [node_example(n) for n in ("03-loop-phases.js", "09-http-server.js")]
         for prog in programs:
             bare = subprocess.run(prog, capture_output=True, text=True, timeout=TIMEOUT)
             self.assertEqual(bare.returncode, 0, (prog, bare.stderr))
             rc, objs, out, err = uvdb(["run"], prog)
             self.assertEqual(find(objs, "run")["exit_code"], 0, prog)
-            # sorted: some examples are races on purpose (setTimeout against setImmediate)
+            # sorted: the file read and the TCP echo of 03-loop-phases.js finish in either order
             self.assertEqual(sorted(out), sorted(bare.stdout.splitlines()), prog)
 
     def test_children_of_the_target_are_left_alone(self):
