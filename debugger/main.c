@@ -98,7 +98,8 @@ static void uv__interactive(struct session *s) {
   for (;;) {
     char *line;
     if (tty) {
-      line = readline("(uvdb) ");
+      char prompt[128];
+      line = readline(session_prompt(s, prompt, sizeof(prompt)));
     } else {
       static char buf[4096];
       line = fgets(buf, sizeof(buf), stdin) ? strdup(buf) : NULL;

@@ -415,6 +415,23 @@ void session_kill(struct session *s) {
 static const char *const uv__stop_reasons[] = {"", "interrupt", "start", "interrupt", "breakpoint", "step"};
 #define UV__REASON(r) uv__stop_reasons[(r) < sizeof(uv__stop_reasons) / sizeof(uv__stop_reasons[0]) ? (r) : 0]
 
+/* The prompt: where a stopped loop is and why, "(uvdb loop 1 #3 poll, breakpoint 1) ". */
+const char *session_prompt(const struct session *s, char *buf, size_t cap) {
+  if (s->state != TARGET_STOPPED) {
+    snprintf(buf, cap, "(uvdb) ");
+    return buf;
+  }
+  const struct stop_info *st = &s->model.stop;
+  char why[32];
+  if (st->bp_id)
+    snprintf(why, sizeof(why), "breakpoint %d", st->bp_id);
+  else
+    snprintf(why, sizeof(why), "%s", UV__REASON(st->reason));
+  snprintf(buf, cap, "(uvdb loop %d #%llu %s%s, %s) ", st->loop_id, (unsigned long long)st->iteration,
+           st->reason == UVDB_STOP_IN_POLL ? "in " : "", phase_name(st->phase), why);
+  return buf;
+}
+
 void session_report_state(struct session *s, const char *command) {
   if (uvdb_json_mode) {
     struct json *j = json_begin();

@@ -128,6 +128,7 @@ void session_kill(struct session *s);
 void session_check(struct session *s); /* report a target that died between commands */
 uint64_t session_drain(struct session *s);
 void session_report_state(struct session *s, const char *command);
+const char *session_prompt(const struct session *s, char *buf, size_t cap);
 const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap);
 
 size_t breakpoints_welcome(const struct session *s, char *buf, size_t cap);
