@@ -52,6 +52,20 @@ int cmd_continue(struct session *s, int argc, char **argv) {
   return 0;
 }
 
+/* finish: run the phase the loop is stopped before and stop where it ends.
+ * Phases follow one another, so its end is the next boundary, as for next;
+ * the answer names the phase that ran. */
+int cmd_finish(struct session *s, int argc, char **argv) {
+  (void)argc, (void)argv;
+  int phase = s->model.stop.phase;
+  if (session_step(s) != 0)
+    return -1;
+  if (!uvdb_json_mode)
+    printf("Run till the end of %s\n", phase_name(phase));
+  uv__wait_and_report(s, "finish");
+  return 0;
+}
+
 /* next: run to the stopped loop's next phase boundary. */
 int cmd_next(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;

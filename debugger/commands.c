@@ -13,6 +13,7 @@ static const struct uvdb_command uv__commands[] = {
     {"continue", cmd_continue, "continue [N]", "Let a stopped loop run on (N: ignore this breakpoint N-1 times).",
      NULL},
     {"next", cmd_next, "next", "Run the stopped loop to its next phase boundary; Enter repeats it.", NULL},
+    {"finish", cmd_finish, "finish", "Run the phase the loop is stopped before; stop where it ends.", NULL},
     {"break", cmd_break, "break phase NAME [loop N|any] [if COND]",
      "Stop before a phase of the main loop (or loop N, or any) runs.", NULL},
     {"tbreak", cmd_tbreak, "tbreak phase NAME ...", "A breakpoint deleted when it first stops.", NULL},

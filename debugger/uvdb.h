@@ -167,6 +167,7 @@ int cmd_info(struct session *s, int argc, char **argv);
 int cmd_trace(struct session *s, int argc, char **argv);
 int cmd_help(struct session *s, int argc, char **argv);
 int cmd_next(struct session *s, int argc, char **argv);
+int cmd_finish(struct session *s, int argc, char **argv);
 int cmd_break(struct session *s, int argc, char **argv);
 int cmd_tbreak(struct session *s, int argc, char **argv);
 int cmd_delete(struct session *s, int argc, char **argv);

@@ -52,6 +52,15 @@ class Next(unittest.TestCase):
             self.assertEqual(phases, ORDER_144 + ["timers"])
 
 
+class Finish(unittest.TestCase):
+    def test_finish_runs_the_phase_and_stops_at_its_end(self):
+        rc, objs, out, err = uvdb(["break phase poll", "run", "finish", "kill"], [example("06-run-once"), "3"])
+        self.assertEqual(rc, 0, err)
+        fin = find(objs, "finish")
+        self.assertEqual((fin["state"], fin["phase"], fin["iteration"], fin["reason"]),
+                         ("stopped", "check", 1, "step"))
+
+
 class Breakpoints(unittest.TestCase):
     def test_condition_and_hits(self):
         rc, objs, out, err = uvdb(["break phase poll if iteration >= 3", "run", "continue", "info breakpoints",
