@@ -1,13 +1,15 @@
 /* trace on|off phases: print each phase as it ends. */
 #include "uvdb.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int trace_on(struct session *s, int argc, char **argv);
 static int trace_off(struct session *s, int argc, char **argv);
 
 const struct uvdb_command uvdb_trace_commands[] = {
-    {"on", trace_on, "trace on phases", "Print every phase with its iteration and duration as it runs.", NULL},
+    {"on", trace_on, "trace on phases [loop N]", "Print every phase (of every loop, or loop N) as it runs.",
+     NULL},
     {"off", trace_off, "trace off phases", "Stop printing phases.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -16,21 +18,33 @@ int cmd_trace(struct session *s, int argc, char **argv) {
   return uvdb_dispatch(s, uvdb_trace_commands, "trace", argc - 1, argv + 1);
 }
 
-static int uv__what(int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[1], "phases") == 0)
-    return 0;
-  return uvdb_error("cannot trace \"%s\": only `phases` can be traced", argv[1]);
+/* phases [loop N]: 0 traces every loop. */
+static int uv__what(int argc, char **argv, int *loop) {
+  *loop = 0;
+  if (argc >= 2 && strcmp(argv[1], "phases") != 0)
+    return uvdb_error("cannot trace \"%s\": only `phases` can be traced", argv[1]);
+  if (argc >= 3) {
+    char *end = NULL;
+    long n = argc == 4 && strcmp(argv[2], "loop") == 0 ? strtol(argv[3], &end, 10) : 0;
+    if (!end || *end || n < 1 || n > 64)
+      return uvdb_error("usage: trace on phases [loop N], N from 1 to 64");
+    *loop = (int)n;
+  }
+  return 0;
 }
 
 static int trace_on(struct session *s, int argc, char **argv) {
-  if (uv__what(argc, argv))
+  int loop;
+  if (uv__what(argc, argv, &loop))
     return -1;
   s->model.trace_phases = 1;
+  s->model.trace_loop = loop;
   return 0;
 }
 
 static int trace_off(struct session *s, int argc, char **argv) {
-  if (uv__what(argc, argv))
+  int loop;
+  if (uv__what(argc, argv, &loop))
     return -1;
   s->model.trace_phases = 0;
   return 0;

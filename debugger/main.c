@@ -18,7 +18,7 @@ static void uv__usage(FILE *f) {
           "  --json       answer every command with one JSON object per line\n"
           "  -q           no banner\n"
           "  --version    print the version\n"
-          "Inside: run, start, continue, info probe|loops|loop, trace on|off phases, help, quit.\n");
+          "Inside, `help` lists the commands: run, start, next, continue, break, info, backtrace, ...\n");
 }
 
 static void uv__on_sigint(int sig) {

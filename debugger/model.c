@@ -51,9 +51,10 @@ uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc) {
 }
 
 void model_reset(struct model *m) {
-  int trace = m->trace_phases;
+  int trace = m->trace_phases, trace_loop = m->trace_loop;
   memset(m, 0, sizeof(*m));
   m->trace_phases = trace;
+  m->trace_loop = trace_loop;
   m->stop.phase = -1;
 }
 
@@ -119,7 +120,7 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
       p->max = d;
     if ((r->a32 & UVDB_PHASE_IN_ITERATION) && l->ncur < UVDB_MAX_ORDER)
       l->cur_order[l->ncur++] = phase;
-    if (m->trace_phases)
+    if (m->trace_phases && (!m->trace_loop || m->trace_loop == l->id))
       uv__trace_phase(l, phase, r->x, r->ts, d, shm);
     break;
   }

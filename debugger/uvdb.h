@@ -63,6 +63,7 @@ struct model {
   int stopped; /* a STOPPED event arrived since the last resume */
   struct stop_info stop;
   int trace_phases;
+  int trace_loop; /* 0: every loop */
 };
 
 struct uvdb_shm_header;

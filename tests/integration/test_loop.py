@@ -162,6 +162,16 @@ class RunOnce(unittest.TestCase):
         self.assertEqual(begins, sorted(begins))
 
 
+class TraceFilter(unittest.TestCase):
+    def test_trace_one_loop(self):
+        rc, objs, out, err = uvdb(["trace on phases loop 1", "run"], node_example("03-loop-phases.js"))
+        self.assertEqual(rc, 0, err)
+        loops = {o["phase"]["loop"] for o in objs if "phase" in o}
+        self.assertEqual(loops, {1})
+        rc, objs, out, err = uvdb(["trace on phases loop x"], [example("06-run-once")])
+        self.assertIn("usage: trace on phases [loop N]", find(objs, "error"))
+
+
 class Control(unittest.TestCase):
     def test_start_stops_before_first_phase_then_continue(self):
         rc, objs, out, err = uvdb(["start", "info loop", "continue", "info loop"], [example("06-run-once"), "3"])
