@@ -269,28 +269,32 @@ int cmd_info_closing(struct session *s, int argc, char **argv) {
   return 0;
 }
 
-/* backtrace: the stopped loop thread's stack, innermost first.  The probe
- * recorded the return addresses when the loop parked; each is a call's
- * return address, so it is looked up one byte back, inside the call. */
+/* backtrace: the stopped loop thread's stack, innermost first, unwound by
+ * uvdb from the registers the probe recorded when the loop parked.  Every
+ * frame but the first is a return address, looked up one byte back, inside
+ * the call. */
 int cmd_backtrace(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;
   if (s->state != TARGET_STOPPED || !s->shm)
     return uvdb_error(s->state == TARGET_EXITED || s->state == TARGET_NONE ? "the program is not being run"
                                                                            : "the program is not stopped");
-  const struct uvdb_stop_stack *st = uvdb_shm_stack(s->shm, (unsigned)s->model.stop.loop_id);
-  unsigned depth = st->depth < UVDB_STOP_FRAMES ? st->depth : UVDB_STOP_FRAMES;
+  const struct loop_model *l = &s->model.loops[s->model.stop.loop_id - 1];
   struct symbolizer *sym = session_symbolizer(s);
+  uint64_t pcs[128];
+  int depth = symbolizer_unwind(sym, (pid_t)l->tid, uvdb_shm_stack(s->shm, (unsigned)l->id), pcs, 128);
+  if (depth < 0)
+    return uvdb_error("cannot unwind loop %d's thread %u", l->id, l->tid);
   struct json *j = NULL;
   if (uvdb_json_mode) {
     j = json_begin();
     json_obj(j, "backtrace");
-    json_int(j, "loop", s->model.stop.loop_id);
+    json_int(j, "loop", l->id);
     json_arr(j, "frames");
   }
   unsigned level = 0;
-  for (unsigned i = 0; i < depth; i++) {
+  for (int i = 0; i < depth; i++) {
     char pc[32], fn[512];
-    uint64_t addr = st->pc[i];
+    uint64_t addr = pcs[i];
     if (strncmp(symbolize_module(sym, addr), "libuvdb-probe", 13) == 0)
       continue; /* the probe's own frames: the stop, not the program */
     snprintf(pc, sizeof(pc), "0x%llx", (unsigned long long)addr);
@@ -311,7 +315,7 @@ int cmd_backtrace(struct session *s, int argc, char **argv) {
   }
   if (j)
     json_end(j);
-  else if (!depth)
-    printf("No stack was recorded for this stop.\n");
+  else if (!level)
+    printf("No stack could be unwound for this stop.\n");
   return 0;
 }

@@ -185,6 +185,11 @@ static void uv__handshake(struct session *s, int fd) {
     return;
   }
   int found = strcmp(probe_info_get(s, "libuv", v, sizeof(v)) ? v : "", "found") == 0;
+  if (found && shm_fd < 0) {
+    char how[600];
+    uvdb_message("warning", "%s; the program runs without the probe",
+                 probe_info_get(s, "libuv_how", how, sizeof(how)) ? how : "no ring memory");
+  }
   if (!found || shm_fd < 0) {
     /* Said at exit, unless an image exec'ed later (sh -c, taskset, env) has libuv. */
     if (!s->libuv_found)

@@ -4,6 +4,9 @@
 #define _GNU_SOURCE
 #include "symbolize.h"
 
+#include "../probes/wire.h"
+#include "loopstate.h"
+
 #include <elfutils/libdwfl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +23,59 @@ static const Dwfl_Callbacks uv__callbacks = {
 struct symbolizer {
   Dwfl *dwfl;
   pid_t pid;
+  int attached; /* the process state below is attached to dwfl */
+  pid_t tid;
+  const struct uvdb_stop_stack *regs;
 };
+
+/* libdwfl's unwinder over a stopped thread it does not ptrace: one thread,
+ * registers from the probe, memory through process_vm_readv. */
+static pid_t uv__next_thread(Dwfl *dwfl, void *arg, void **thread_arg) {
+  (void)dwfl;
+  struct symbolizer *sym = arg;
+  if (*thread_arg)
+    return 0;
+  *thread_arg = sym;
+  return sym->tid;
+}
+
+static bool uv__memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg) {
+  (void)dwfl;
+  struct symbolizer *sym = arg;
+  return target_read(sym->pid, addr, result, sizeof(*result)) == 0;
+}
+
+static bool uv__initial_registers(Dwfl_Thread *thread, void *arg) {
+  const struct uvdb_stop_stack *r = ((struct symbolizer *)arg)->regs;
+  /* DWARF numbering on x86-64: 3 rbx, 6 rbp, 7 rsp, 12-15 r12-r15 */
+  Dwarf_Word rbx = r->rbx, bp_sp[2] = {r->rbp, r->rsp}, r12_15[4] = {r->r12, r->r13, r->r14, r->r15};
+  if (!dwfl_thread_state_registers(thread, 3, 1, &rbx) || !dwfl_thread_state_registers(thread, 6, 2, bp_sp) ||
+      !dwfl_thread_state_registers(thread, 12, 4, r12_15))
+    return false;
+  dwfl_thread_state_register_pc(thread, r->rip);
+  return true;
+}
+
+static const Dwfl_Thread_Callbacks uv__thread_callbacks = {
+    .next_thread = uv__next_thread,
+    .memory_read = uv__memory_read,
+    .set_initial_registers = uv__initial_registers,
+};
+
+struct uv__frames {
+  uint64_t *pcs;
+  int n, max;
+};
+
+static int uv__frame(Dwfl_Frame *frame, void *arg) {
+  struct uv__frames *f = arg;
+  Dwarf_Addr pc;
+  bool activation;
+  if (!dwfl_frame_pc(frame, &pc, &activation) || f->n >= f->max)
+    return DWARF_CB_ABORT;
+  f->pcs[f->n++] = pc;
+  return DWARF_CB_OK;
+}
 
 struct symbolizer *symbolizer_open(pid_t pid) {
   Dwfl *dwfl = dwfl_begin(&uv__callbacks);
@@ -38,6 +93,19 @@ struct symbolizer *symbolizer_open(pid_t pid) {
   sym->dwfl = dwfl;
   sym->pid = pid;
   return sym;
+}
+
+int symbolizer_unwind(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs, uint64_t *pcs, int max) {
+  if (!sym || !regs->valid)
+    return -1;
+  sym->tid = tid;
+  sym->regs = regs;
+  if (!sym->attached && !dwfl_attach_state(sym->dwfl, NULL, sym->pid, &uv__thread_callbacks, sym))
+    return -1;
+  sym->attached = 1;
+  struct uv__frames f = {pcs, 0, max};
+  dwfl_getthread_frames(sym->dwfl, tid, uv__frame, &f); /* ends with an error at the outermost frame */
+  return f.n;
 }
 
 void symbolizer_close(struct symbolizer *sym) {

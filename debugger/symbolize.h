@@ -12,6 +12,13 @@ struct symbolizer;
 struct symbolizer *symbolizer_open(pid_t pid);
 void symbolizer_close(struct symbolizer *sym);
 
+struct uvdb_stop_stack;
+
+/* Unwind thread `tid` of the process from the registers it parked with,
+ * reading its stack remotely; up to max return addresses, innermost first
+ * (the first is the pc itself).  Count, or -1. */
+int symbolizer_unwind(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs, uint64_t *pcs, int max);
+
 /* The file name of the module holding addr ("libuv.so.1.0.0"), or "". */
 const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
 

@@ -49,6 +49,16 @@ static int uv__agent_main(void *arg) {
     uvdb_sys3(SYS_close_range, 0, sock - 1, 0);
   uvdb_sys3(SYS_close_range, sock + 1, ~0u, 0);
   uvdb_sys2(SYS_prctl, PR_SET_NAME, "uvdb-agent");
+  /* No privilege: credentials are per thread, and glibc's set*id would not
+   * reach this thread when the target drops its own. */
+  struct {
+    uint32_t version;
+    int pid;
+  } hdr = {0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } none[2] = {{0, 0, 0}, {0, 0, 0}};
+  uvdb_sys2(SYS_capset, &hdr, none);
   for (;;) {
     struct pollfd p = {sock, POLLIN, 0};
     long r = uvdb_sys4(SYS_ppoll, &p, 1, NULL, NULL);
@@ -69,6 +79,7 @@ static int uv__agent_main(void *arg) {
   }
   atomic_store(&uvdb_probe.active, 0);
   uvdb_release_all();
+  uvdb_safepoint_release_signal();
   uvdb_sys1(SYS_close, sock);
   return 0; /* clone's trampoline ends the thread with SYS_exit */
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -31,7 +32,8 @@ static uint64_t uv__mono_ns(void) {
 
 static void uv__ring_retire(void *ring) {
   struct uvdb_ring *r = ring;
-  atomic_store_explicit(&r->state, UVDB_RING_RETIRED, memory_order_release);
+  if (r->tid == (uint32_t)syscall(SYS_gettid)) /* a forked child's copy of a key is not its ring */
+    atomic_store_explicit(&r->state, UVDB_RING_RETIRED, memory_order_release);
 }
 
 /* First event of a thread: claim a free ring (the reader frees retired ones). */
@@ -65,6 +67,10 @@ static void uv__clock_init(void) {
 }
 
 static int uv__shm_create(void) {
+  /* Growing a file past RLIMIT_FSIZE raises SIGXFSZ, which kills: check first. */
+  struct rlimit fsize;
+  if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY && fsize.rlim_cur < UVDB_SHM_SIZE)
+    return -1;
   int fd = memfd_create("uvdb-rings", MFD_CLOEXEC);
   if (fd < 0)
     return -1;
@@ -123,7 +129,10 @@ static void uv__atfork_child(void) {
   /* The rings are shared with the parent's debugger: a forked child must not write them. */
   atomic_store(&uvdb_probe.active, 0);
   atomic_store(&uvdb_probe.attention, 0);
+  atomic_store(&uvdb_probe.pause_req, 0);
   uvdb_self.ring = NULL;
+  pthread_setspecific(uv__ring_key, NULL);
+  uvdb_safepoint_release_signal();
 }
 
 /* Breakpoints set before `run` come with WELCOME: "bpN=MASK" lines (N 0:
@@ -166,6 +175,10 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   if (sock < 0)
     return;
   int shm_fd = found ? uv__shm_create() : -1;
+  if (found && shm_fd < 0)
+    snprintf(uvdb_probe.lib.how, sizeof(uvdb_probe.lib.how),
+             "libuv found, but no ring memory: RLIMIT_FSIZE is below %llu bytes, or memfd failed",
+             (unsigned long long)UVDB_SHM_SIZE);
   if (found) {
     pthread_key_create(&uv__ring_key, uv__ring_retire);
     uvdb_safepoint_init();
@@ -184,7 +197,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   shm_fd = -1;
 
   uint32_t type;
-  char reply[512];
+  char reply[4096];
   int r = uvdb_msg_recv(sock, &type, reply, sizeof(reply), NULL, NULL, 10000);
   if (r <= 0 || type != UVDB_MSG_WELCOME || !found)
     goto quiet;
@@ -201,6 +214,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   return;
 
 quiet:
+  uvdb_safepoint_release_signal();
   for (size_t i = 0; i < nhooks; i++)
     uvdb_hook_remove(&hooks[i]);
   if (shm_fd >= 0)

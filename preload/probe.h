@@ -97,7 +97,9 @@ static inline void uvdb_emit_at(uint64_t ts, uint16_t type, const struct uvdb_lo
     return;
 #endif
   uvdb_self.in_emit = 1;
+  atomic_signal_fence(memory_order_seq_cst); /* the kick handler reads in_emit */
   uvdb_ring_push(r, ts, type, l->id, a32, x, y);
+  atomic_signal_fence(memory_order_seq_cst);
   uvdb_self.in_emit = 0;
 }
 
@@ -118,6 +120,7 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason);
 void uvdb_set_breakpoints(const uint32_t *mask); /* UVDB_BP_SLOTS masks */
 void uvdb_resume_all(void);                      /* release parked loops */
 void uvdb_release_all(void); /* the debugger is gone: no pause, no breakpoint, resume */
+void uvdb_safepoint_release_signal(void);
 int uvdb_safepoint_init(void);
 
 /* The loop probes (probes/loop.c). */

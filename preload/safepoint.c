@@ -4,7 +4,7 @@
 #include "probe.h"
 #include "rawsys.h"
 
-#include <libunwind.h>
+#include <ucontext.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,18 +64,38 @@ static long uv__futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct
   return uvdb_sys4(SYS_futex, (uint32_t *)addr, op, val, ts);
 }
 
-/* Park this loop thread until resumed or the debugger goes away. */
-static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter) {
+/* The registers of this point of the thread, for `backtrace`. */
+__attribute__((noinline)) static void uv__here(struct uvdb_stop_stack *st) {
+  uint64_t rip, rsp, rbp, rbx, r12, r13, r14, r15;
+  __asm__ volatile("lea 0(%%rip), %0\n\t"
+                   "mov %%rsp, %1\n\t"
+                   "mov %%rbp, %2\n\t"
+                   "mov %%rbx, %3\n\t"
+                   "mov %%r12, %4\n\t"
+                   "mov %%r13, %5\n\t"
+                   "mov %%r14, %6\n\t"
+                   "mov %%r15, %7"
+                   : "=&r"(rip), "=&r"(rsp), "=&r"(rbp), "=&r"(rbx), "=&r"(r12), "=&r"(r13), "=&r"(r14), "=&r"(r15));
+  st->rip = rip, st->rsp = rsp, st->rbp = rbp, st->rbx = rbx;
+  st->r12 = r12, st->r13 = r13, st->r14 = r14, st->r15 = r15;
+}
+
+/* Park this loop thread until resumed or the debugger goes away.  `uc`:
+ * the interrupted context when parked from the kick signal. */
+static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, const ucontext_t *uc) {
+  if (!uvdb_probe.shm)
+    return;
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
-  /* Where the loop stands, for `backtrace`: taken here, at a stop, never on
-   * the hot path.  The frames above are the probe's own; the debugger shows
-   * them too, as gdb shows its breakpoint machinery. */
   struct uvdb_stop_stack *st = uvdb_shm_stack(uvdb_probe.shm, l->id);
-  void *pcs[UVDB_STOP_FRAMES];
-  int depth = unw_backtrace(pcs, UVDB_STOP_FRAMES);
-  for (int i = 0; i < depth; i++)
-    st->pc[i] = (uint64_t)(uintptr_t)pcs[i];
-  st->depth = depth > 0 ? (uint32_t)depth : 0;
+  if (uc) {
+    const greg_t *g = uc->uc_mcontext.gregs;
+    st->rip = (uint64_t)g[REG_RIP], st->rsp = (uint64_t)g[REG_RSP], st->rbp = (uint64_t)g[REG_RBP];
+    st->rbx = (uint64_t)g[REG_RBX], st->r12 = (uint64_t)g[REG_R12], st->r13 = (uint64_t)g[REG_R13];
+    st->r14 = (uint64_t)g[REG_R14], st->r15 = (uint64_t)g[REG_R15];
+  } else {
+    uv__here(st);
+  }
+  st->valid = 1;
   uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, 0);
   atomic_fetch_add(&uvdb_probe.shm->stops, 1);
   uvdb_sys3(SYS_futex, (uint32_t *)&uvdb_probe.shm->stops, FUTEX_WAKE, INT32_MAX); /* not private: uvdb waits */
@@ -112,14 +132,14 @@ static int uv__take_pause(struct uvdb_loop *l) {
 
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration) {
   if (uv__take_pause(l)) {
-    uv__park(l, atomic_load(&uvdb_probe.pause_reason), phase, iteration);
+    uv__park(l, atomic_load(&uvdb_probe.pause_reason), phase, iteration, NULL);
     return 1;
   }
   uint32_t armed = atomic_load_explicit(&uvdb_probe.bp_mask[0], memory_order_relaxed);
   if (l->id < UVDB_BP_SLOTS)
     armed |= atomic_load_explicit(&uvdb_probe.bp_mask[l->id], memory_order_relaxed);
   if (armed & (1u << phase)) {
-    uv__park(l, UVDB_STOP_BREAKPOINT, phase, iteration);
+    uv__park(l, UVDB_STOP_BREAKPOINT, phase, iteration, NULL);
     return 1;
   }
   return 0;
@@ -127,19 +147,13 @@ int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration) {
 
 /* The kick: a loop blocked in epoll_wait reaches no safepoint by itself. */
 static void uv__kick_handler(int sig, siginfo_t *si, void *uc) {
-  (void)sig, (void)si, (void)uc;
+  (void)sig, (void)si;
   int saved = errno;
-  for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
-    struct uvdb_loop *l = &uvdb_probe.loops[i];
-    if (!atomic_load(&l->loop))
-      continue;
-    if (uvdb_self.in_poll && !uvdb_self.in_emit && atomic_load(&l->tid) == uv__tid && uv__take_pause(l)) {
-      int d = uvdb_self.depth;
-      uint64_t iter = d > 0 ? uvdb_self.frames[d - 1].iter : atomic_load(&l->iterations);
-      uv__park(l, UVDB_STOP_IN_POLL, UVDB_PHASE_POLL, iter);
-      break;
-    }
-  }
+  /* the loop polling now is the innermost uv_run of this thread */
+  int d = uvdb_self.depth;
+  struct uvdb_loop *l = d > 0 ? uvdb_self.frames[d - 1].loop : NULL;
+  if (l && uvdb_self.in_poll && !uvdb_self.in_emit && uv__take_pause(l))
+    uv__park(l, UVDB_STOP_IN_POLL, UVDB_PHASE_POLL, uvdb_self.frames[d - 1].iter, uc);
   errno = saved;
 }
 
@@ -168,6 +182,49 @@ static int uv__in_epoll_wait(uint32_t tid) {
   return n > 0 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */);
 }
 
+/* Is the kick still ours to send?  The target may since have taken the
+ * signal for itself (a handler, a signalfd that blocks it): then no kick,
+ * and the loop pauses at its next safepoint. */
+static int uv__kick_is_ours(uint32_t tid) {
+  struct {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } old;
+  if (uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, NULL, &old, 8) != 0 ||
+      old.handler != (void *)uv__kick_handler)
+    return 0;
+  char path[64] = "/proc/self/task/", digits[12], buf[2048];
+  int nd = 0, len = 16;
+  do
+    digits[nd++] = (char)('0' + tid % 10);
+  while ((tid /= 10) && nd < 11);
+  while (nd)
+    path[len++] = digits[--nd];
+  for (const char *t = "/status"; *t;)
+    path[len++] = *t++;
+  path[len] = '\0';
+  long fd = uvdb_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return 0;
+  long n = uvdb_sys3(SYS_read, fd, buf, sizeof(buf) - 1);
+  uvdb_sys1(SYS_close, fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  for (char *p = buf; *p; p++) /* "SigBlk:\t0000000000000000" */
+    if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k' && p[6] == ':') {
+      uint64_t mask = 0;
+      for (p += 7; *p == '\t' || *p == ' '; p++)
+        ;
+      for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
+        mask = mask << 4 | (uint64_t)(*p <= '9' ? *p - '0' : *p - 'a' + 10);
+      return !(mask & (1ull << (uvdb_probe.kick_signal - 1)));
+    }
+  return 0;
+}
+
 void uvdb_request_pause(uint32_t tid, uint32_t reason) {
   atomic_store(&uvdb_probe.pause_tid, tid);
   atomic_store(&uvdb_probe.pause_reason, reason);
@@ -179,8 +236,11 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason) {
     struct uvdb_loop *l = &uvdb_probe.loops[i];
     if (!atomic_load(&l->loop))
       continue;
-    if (atomic_load(&l->tid) == tid && atomic_load(&l->phase) == UVDB_PHASE_POLL && uv__in_epoll_wait(tid))
-      uvdb_sys3(SYS_tgkill, uvdb_sys0(SYS_getpid), tid, uvdb_probe.kick_signal);
+    if (atomic_load(&l->tid) == tid && atomic_load(&l->phase) == UVDB_PHASE_POLL && uv__in_epoll_wait(tid)) {
+      if (uv__kick_is_ours(tid))
+        uvdb_sys3(SYS_tgkill, uvdb_sys0(SYS_getpid), tid, uvdb_probe.kick_signal);
+      break; /* one kick per thread */
+    }
   }
 }
 
@@ -198,6 +258,20 @@ void uvdb_resume_all(void) {
   uv__recompute_attention();
   atomic_fetch_add(&uvdb_probe.resume_seq, 1);
   uv__futex(&uvdb_probe.resume_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+}
+
+/* Give the signal back if it is still ours (the probe goes quiet). */
+void uvdb_safepoint_release_signal(void) {
+  if (!uvdb_probe.kick_signal)
+    return;
+  struct {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } old, dfl = {0, 0, 0, 0};
+  if (uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, NULL, &old, 8) == 0 && old.handler == (void *)uv__kick_handler)
+    uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, &dfl, NULL, 8);
 }
 
 void uvdb_release_all(void) {

@@ -94,13 +94,14 @@ struct uvdb_shm_header {
   _Atomic uint64_t stops;
 };
 
-/* The stack of each loop's thread where it last parked: return addresses,
- * innermost first, written by the loop thread before it announces the stop. */
-#define UVDB_STOP_FRAMES 64
+/* Where each loop's thread last parked: the registers an unwinder starts
+ * from (the interrupted ones when parked from the kick signal), written by
+ * the loop thread before it announces the stop.  uvdb unwinds from them,
+ * reading the stack remotely: nothing is unwound inside the target. */
 struct uvdb_stop_stack {
-  uint32_t depth;
+  uint64_t rip, rsp, rbp, rbx, r12, r13, r14, r15;
+  uint32_t valid;
   uint32_t reserved;
-  uint64_t pc[UVDB_STOP_FRAMES];
 };
 
 #define UVDB_SHM_STACKS_OFFSET 4096u

@@ -304,6 +304,50 @@ class Backtrace(unittest.TestCase):
         self.assertIn("not being run", find(objs, "error"))
 
 
+class TargetIntact(unittest.TestCase):
+    """What the safety review found, kept fixed."""
+
+    def test_stop_and_backtrace_leave_the_fd_table_alone(self):
+        import json, signal, subprocess
+        from test_loop import UVDB, TIMEOUT, in_epoll_wait
+        script = "setInterval(() => {}, 60000); setTimeout(() => console.log(process.pid), 1);"
+        p = subprocess.Popen([UVDB, "--json", "-q", "-ex", "run", "--", NODE, "-e", script], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            pid = int(p.stdout.readline())
+            while not in_epoll_wait(pid):
+                os.sched_yield()
+            before = sorted(os.listdir(f"/proc/{pid}/fd"), key=int)
+            p.send_signal(signal.SIGINT)
+            self.assertEqual(json.loads(p.stdout.readline())["run"]["state"], "stopped")
+            p.stdin.write("backtrace\n")
+            p.stdin.flush()
+            frames = json.loads(p.stdout.readline())["backtrace"]["frames"]
+            self.assertIn("uv__io_poll", [f["function"] for f in frames])
+            self.assertEqual(sorted(os.listdir(f"/proc/{pid}/fd"), key=int), before)
+            agents = [t for t in os.listdir(f"/proc/{pid}/task")
+                      if open(f"/proc/{pid}/task/{t}/comm").read().strip() == "uvdb-agent"]
+            self.assertEqual(len(agents), 1)
+            status = open(f"/proc/{pid}/task/{agents[0]}/status").read()
+            self.assertIn("CapEff:\t0000000000000000", status)  # the agent holds no privilege
+            self.assertEqual(len(os.listdir(f"/proc/{pid}/task/{agents[0]}/fd")), 1)  # its socket alone
+            p.communicate("kill\nquit\n", timeout=TIMEOUT)
+        finally:
+            if p.poll() is None:
+                p.kill()
+
+    def test_small_file_size_limit_is_not_fatal(self):
+        import resource, subprocess, json
+        from test_loop import UVDB, TIMEOUT
+        def limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024 * 1024, 100 * 1024 * 1024))
+        p = subprocess.run([UVDB, "--batch", "--json", "-ex", "run", "--", example("06-run-once"), "2"],
+                           capture_output=True, text=True, timeout=TIMEOUT, preexec_fn=limit)
+        objs = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        self.assertEqual(find(objs, "run")["exit_code"], 0)  # not killed by SIGXFSZ
+        self.assertIn("no ring memory: RLIMIT_FSIZE", find(objs, "warning"))
+
+
 class Prompt(unittest.TestCase):
     def test_enter_repeats_next(self):
         import json, subprocess
