@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #define AGENT_STACK (64 * 1024)
@@ -45,9 +46,17 @@ static int uv__agent_main(void *arg) {
   int sock = (int)(intptr_t)arg;
   /* Our copy of the target's file table: keep the socket, drop the rest, so
    * a file the target closes is closed. */
-  if (sock > 0)
-    uvdb_sys3(SYS_close_range, 0, sock - 1, 0);
-  uvdb_sys3(SYS_close_range, sock + 1, ~0u, 0);
+  long closed = sock > 0 ? uvdb_sys3(SYS_close_range, 0, sock - 1, 0) : 0;
+  if (uvdb_sys3(SYS_close_range, sock + 1, ~0u, 0) != 0 || closed != 0) {
+    /* before Linux 5.9: one by one, up to the process's limit */
+    struct {
+      uint64_t cur, max;
+    } lim = {1024, 1024};
+    uvdb_sys2(SYS_getrlimit, RLIMIT_NOFILE, &lim);
+    for (uint64_t fd = 0; fd < lim.cur && fd < (1u << 20); fd++)
+      if ((int)fd != sock)
+        uvdb_sys1(SYS_close, fd);
+  }
   uvdb_sys2(SYS_prctl, PR_SET_NAME, "uvdb-agent");
   /* No privilege: credentials are per thread, and glibc's set*id would not
    * reach this thread when the target drops its own. */

@@ -198,7 +198,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
 
   uint32_t type;
   char reply[4096];
-  int r = uvdb_msg_recv(sock, &type, reply, sizeof(reply), NULL, NULL, 10000);
+  int r = uvdb_msg_recv(sock, &type, reply, sizeof(reply), NULL, NULL, 5000);
   if (r <= 0 || type != UVDB_MSG_WELCOME || !found)
     goto quiet;
   if (strstr(reply, "start_paused=1"))

@@ -4,6 +4,7 @@
 
 #include "../probes/wire.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,14 +78,20 @@ int uvdb_accept(int lfd) {
   return fd;
 }
 
+/* Never blocks the target for long: a listener whose backlog is full is
+ * retried for two seconds, then given up. */
 int uvdb_connect(const char *path) {
   struct sockaddr_un sa;
   if (!path || uv__sockaddr(path, &sa) != 0)
     return -1;
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return -1;
-  if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || !uv__peer_is_us(fd)) {
+  int r;
+  for (int tries = 0; (r = connect(fd, (struct sockaddr *)&sa, sizeof(sa))) != 0 && errno == EAGAIN && tries < 200;
+       tries++)
+    usleep(10 * 1000);
+  if (r != 0 || !uv__peer_is_us(fd) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
     close(fd);
     return -1;
   }
