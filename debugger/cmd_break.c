@@ -203,22 +203,27 @@ int cmd_commands(struct session *s, int argc, char **argv) {
   return 0;
 }
 
+/* A breakpoint's fields, as `break` and `info breakpoints` give them. */
+static void uv__json_fields(struct json *j, const struct breakpoint *b) {
+  json_int(j, "id", b->id);
+  json_str(j, "type", "phase");
+  json_str(j, "phase", phase_name(b->phase));
+  if (b->loop)
+    json_int(j, "loop", b->loop);
+  else
+    json_null(j, "loop");
+  json_bool(j, "temporary", b->temporary);
+  json_bool(j, "enabled", b->enabled);
+  json_uint(j, "hits", b->hits);
+  json_uint(j, "ignore", b->ignore);
+  json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
+}
+
 static void uv__describe(const struct breakpoint *b, const char *key) {
   if (uvdb_json_mode) {
     struct json *j = json_begin();
     json_obj(j, key);
-    json_int(j, "id", b->id);
-    json_str(j, "type", "phase");
-    json_str(j, "phase", phase_name(b->phase));
-    if (b->loop)
-      json_int(j, "loop", b->loop);
-    else
-      json_null(j, "loop");
-    json_bool(j, "temporary", b->temporary);
-    json_bool(j, "enabled", b->enabled);
-    json_uint(j, "hits", b->hits);
-    json_uint(j, "ignore", b->ignore);
-    json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
+    uv__json_fields(j, b);
     json_end(j);
     return;
   }
@@ -373,18 +378,7 @@ int cmd_info_breakpoints(struct session *s, int argc, char **argv) {
     n++;
     if (j) {
       json_obj(j, NULL);
-      json_int(j, "id", b->id);
-      json_str(j, "type", "phase");
-      json_str(j, "phase", phase_name(b->phase));
-      if (b->loop)
-        json_int(j, "loop", b->loop);
-      else
-        json_null(j, "loop");
-      json_bool(j, "temporary", b->temporary);
-      json_bool(j, "enabled", b->enabled);
-      json_uint(j, "hits", b->hits);
-      json_uint(j, "ignore", b->ignore);
-      json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
+      uv__json_fields(j, b);
       json_arr(j, "commands");
       for (int k = 0; k < b->ncommands; k++)
         json_str(j, NULL, b->commands[k]);

@@ -157,26 +157,36 @@ static void uv__kick_handler(int sig, siginfo_t *si, void *uc) {
   errno = saved;
 }
 
-/* Is the thread blocked in an epoll wait right now?  /proc says which
- * system call it sleeps in. */
-static int uv__in_epoll_wait(uint32_t tid) {
-  char path[64] = "/proc/self/task/", digits[12], buf[64];
+/* Read /proc/self/task/TID/FILE into buf, NUL-terminated, with raw system
+ * calls (the agent calls this).  Bytes read, or -1. */
+static long uv__read_task_file(uint32_t tid, const char *file, char *buf, size_t cap) {
+  char path[64] = "/proc/self/task/", digits[12];
   int nd = 0, len = 16;
   do
     digits[nd++] = (char)('0' + tid % 10);
   while ((tid /= 10) && nd < 11);
   while (nd)
     path[len++] = digits[--nd];
-  const char *tail = "/syscall";
-  while (*tail)
-    path[len++] = *tail++;
+  path[len++] = '/';
+  while (*file && len < (int)sizeof(path) - 1)
+    path[len++] = *file++;
   path[len] = '\0';
   long fd = uvdb_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0)
-    return 0;
-  long n = uvdb_sys3(SYS_read, fd, buf, sizeof(buf) - 1);
+    return -1;
+  long n = uvdb_sys3(SYS_read, fd, buf, cap - 1);
   uvdb_sys1(SYS_close, fd);
-  long nr = 0;
+  if (n < 0)
+    return -1;
+  buf[n] = '\0';
+  return n;
+}
+
+/* Is the thread blocked in an epoll wait right now?  /proc says which
+ * system call it sleeps in. */
+static int uv__in_epoll_wait(uint32_t tid) {
+  char buf[64];
+  long n = uv__read_task_file(tid, "syscall", buf, sizeof(buf)), nr = 0;
   for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
     nr = nr * 10 + (buf[i] - '0');
   return n > 0 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */);
@@ -195,24 +205,9 @@ static int uv__kick_is_ours(uint32_t tid) {
   if (uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, NULL, &old, 8) != 0 ||
       old.handler != (void *)uv__kick_handler)
     return 0;
-  char path[64] = "/proc/self/task/", digits[12], buf[2048];
-  int nd = 0, len = 16;
-  do
-    digits[nd++] = (char)('0' + tid % 10);
-  while ((tid /= 10) && nd < 11);
-  while (nd)
-    path[len++] = digits[--nd];
-  for (const char *t = "/status"; *t;)
-    path[len++] = *t++;
-  path[len] = '\0';
-  long fd = uvdb_sys3(SYS_open, path, O_RDONLY | O_CLOEXEC, 0);
-  if (fd < 0)
+  char buf[2048];
+  if (uv__read_task_file(tid, "status", buf, sizeof(buf)) <= 0)
     return 0;
-  long n = uvdb_sys3(SYS_read, fd, buf, sizeof(buf) - 1);
-  uvdb_sys1(SYS_close, fd);
-  if (n <= 0)
-    return 0;
-  buf[n] = '\0';
   for (char *p = buf; *p; p++) /* "SigBlk:\t0000000000000000" */
     if (p[0] == 'S' && p[1] == 'i' && p[2] == 'g' && p[3] == 'B' && p[4] == 'l' && p[5] == 'k' && p[6] == ':') {
       uint64_t mask = 0;
