@@ -12,7 +12,7 @@
  * one parked, since only a parked loop's structures hold still. */
 static const struct loop_model *uv__parked_loop(struct session *s, int argc, char **argv) {
   if (s->state != TARGET_STOPPED) {
-    uvdb_error(s->state == TARGET_RUNNING || s->state == TARGET_NONE
+    uvdb_error(s->state == TARGET_RUNNING
                    ? "the program is not stopped: a loop's state is read while it is (break, start or Ctrl-C)"
                    : "the program is not being run");
     return NULL;

@@ -21,8 +21,10 @@ struct parser {
 };
 
 static int uv__fail(struct parser *ps, const char *what) {
-  if (!ps->err[0])
+  if (!ps->err[0] && *ps->p)
     snprintf(ps->err, ps->errlen, "%s at \"%.20s\"", what, ps->p);
+  else if (!ps->err[0])
+    snprintf(ps->err, ps->errlen, "%s at the end", what);
   return -1;
 }
 

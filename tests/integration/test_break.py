@@ -202,7 +202,7 @@ class Timers(unittest.TestCase):
 
     def test_only_a_stopped_loop_is_read(self):
         rc, objs, out, err = uvdb(["info timers"], [example("06-timers")])
-        self.assertIn("not stopped", find(objs, "error"))
+        self.assertIn("not being run", find(objs, "error"))
         rc, objs, out, err = uvdb(["break phase poll", "run", "info loops", "info timers 2", "kill"],
                                   node_example("06-timeout-vs-immediate.js"))
         self.assertEqual(rc, 1)
@@ -387,6 +387,8 @@ class BadInput(unittest.TestCase):
         rc, objs, out, err = uvdb(["break phase poll if iteraton > 2"], [example("06-run-once")])
         self.assertEqual(rc, 1)
         self.assertIn("unknown variable", find(objs, "error"))
+        rc, objs, out, err = uvdb(["break phase poll if iteration >"], [example("06-run-once")])
+        self.assertIn("expected a number or a variable at the end", find(objs, "error"))
 
     def test_no_such_breakpoint(self):
         rc, objs, out, err = uvdb(["delete 9"], [example("06-run-once")])
