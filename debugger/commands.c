@@ -30,6 +30,8 @@ static const struct uvdb_command uv__commands[] = {
      uvdb_info_commands},
     {"trace", cmd_trace, "trace on|off phases [loop N]", "Print each phase as it runs.", uvdb_trace_commands},
     {"backtrace", cmd_backtrace, "backtrace", "The stopped loop thread's stack, innermost first (bt, where).", NULL},
+    {"source", cmd_source, "source FILE", "Run the commands in FILE (as -x does).", NULL},
+    {"echo", cmd_echo, "echo TEXT", "Print TEXT ({\"echo\": TEXT} in JSON).", NULL},
     {"help", cmd_help, "help [COMMAND]", "List commands, or explain one.", NULL},
     {"quit", cmd_quit, "quit", "Leave uvdb; a program it launched is killed.", NULL},
     {NULL, NULL, NULL, NULL, NULL},

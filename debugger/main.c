@@ -26,40 +26,6 @@ static void uv__on_sigint(int sig) {
   uvdb_session.interrupted = 1;
 }
 
-static char *uv__read_file_line(void *ctx) {
-  char buf[4096];
-  if (!fgets(buf, sizeof(buf), ctx))
-    return NULL;
-  buf[strcspn(buf, "\n")] = '\0';
-  return strdup(buf);
-}
-
-/* Runs a script file; like gdb, the first failing command ends the file. */
-static int uv__source(struct session *s, const char *path) {
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return uvdb_error("cannot read %s: %s", path, strerror(errno));
-  uvdb_reader = uv__read_file_line, uvdb_reader_ctx = f, uvdb_reader_is_tty = 0;
-  char line[4096];
-  int r = 0, lineno = 0;
-  while (fgets(line, sizeof(line), f)) {
-    lineno++;
-    line[strcspn(line, "\n")] = '\0';
-    int e = uvdb_execute(s, line);
-    if (e == 1) {
-      r = 1;
-      break;
-    }
-    if (e < 0) {
-      uvdb_error("%s:%d: stopped the script here", path, lineno);
-      r = -1;
-      break;
-    }
-  }
-  fclose(f);
-  return r;
-}
-
 static const char *uv__line_before;
 static char *uv__generator(const char *text, int state) {
   return uvdb_complete(text, state, uv__line_before);
@@ -74,11 +40,12 @@ static char **uv__complete(const char *text, int start, int end) {
   return rl_completion_matches(text, uv__generator);
 }
 
+
 static char *uv__read_prompt_line(void *ctx) {
   (void)ctx;
   if (isatty(STDIN_FILENO))
     return readline(">");
-  return uv__read_file_line(stdin);
+  return uvdb_read_file_line(stdin);
 }
 
 static void uv__interactive(struct session *s) {
@@ -207,7 +174,7 @@ int main(int argc, char **argv) {
   for (int k = 0; k < ntodo && !quit; k = exr.next) {
     exr.next = k + 1;
     uvdb_reader = uv__read_ex_line, uvdb_reader_ctx = &exr, uvdb_reader_is_tty = 0;
-    int r = todo[k].kind == 'x' ? uv__source(s, todo[k].arg) : uvdb_execute(s, todo[k].arg);
+    int r = todo[k].kind == 'x' ? uvdb_source(s, todo[k].arg) : uvdb_execute(s, todo[k].arg);
     if (r < 0)
       failed = 1;
     if (r == 1)

@@ -184,6 +184,10 @@ int cmd_info_pending(struct session *s, int argc, char **argv);
 int cmd_info_closing(struct session *s, int argc, char **argv);
 int cmd_info_watchers(struct session *s, int argc, char **argv);
 int cmd_backtrace(struct session *s, int argc, char **argv);
+int cmd_source(struct session *s, int argc, char **argv);
+int cmd_echo(struct session *s, int argc, char **argv);
+int uvdb_source(struct session *s, const char *path); /* 0, -1 failed, 1 quit */
+char *uvdb_read_file_line(void *file);
 
 int uvdb_execute(struct session *s, const char *line); /* 0 ok, -1 failed, 1 quit */
 int uvdb_repeatable(const char *line);

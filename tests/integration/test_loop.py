@@ -265,6 +265,22 @@ class Scripts(unittest.TestCase):
             keys = [next(iter(o)) for o in objs]
             self.assertEqual(keys, ["phase"] * 16 + ["run", "info_loops"])
 
+    def test_source_and_echo(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            inner = os.path.join(tmp, "inner.uvdb")
+            with open(inner, "w") as f:
+                f.write("echo from the inner file\nrun\n")
+            outer = os.path.join(tmp, "outer.uvdb")
+            with open(outer, "w") as f:
+                f.write(f"echo before\nsource {inner}\necho after\n")
+            rc, objs, out, err = uvdb([f"source {outer}", "info loops"], [example("06-run-once"), "2"])
+            self.assertEqual(rc, 0, err)
+            self.assertEqual([next(iter(o)) for o in objs], ["echo", "echo", "run", "echo", "info_loops"])
+            self.assertEqual([o["echo"] for o in objs if "echo" in o], ["before", "from the inner file", "after"])
+            rc, objs, out, err = uvdb([f"source {os.path.join(tmp, 'missing')}"], [example("06-run-once")])
+            self.assertEqual(rc, 1)
+            self.assertIn("cannot read", find(objs, "error"))
+
     def test_failing_command_ends_the_script_file(self):
         with tempfile.TemporaryDirectory() as tmp:
             script = os.path.join(tmp, "bad.uvdb")
