@@ -186,8 +186,8 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   /* Install before saying hello, so the report is the truth; the process
    * still has one thread, and nothing runs until the debugger says go. */
   for (size_t i = 0; i < nhooks; i++)
-    if (hooks[i].stub && uvdb_hook_install(&hooks[i]) == 0)
-      continue;
+    if (hooks[i].stub)
+      uvdb_hook_install(&hooks[i]); /* a refusal is in hooks[i].reason, reported below */
   static char info[8192];
   size_t len = uv__describe(info, sizeof(info), found, hooks, nhooks);
   if (uvdb_msg_send(sock, UVDB_MSG_HELLO, info, len, shm_fd) != 0)
@@ -199,7 +199,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   uint32_t type;
   char reply[4096];
   int r = uvdb_msg_recv(sock, &type, reply, sizeof(reply), NULL, NULL, 5000);
-  if (r <= 0 || type != UVDB_MSG_WELCOME || !found)
+  if (r <= 0 || type != UVDB_MSG_WELCOME || !found || !uvdb_probe.shm)
     goto quiet;
   if (strstr(reply, "start_paused=1"))
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
