@@ -134,7 +134,10 @@ int uvdb_execute(struct session *s, const char *line) {
 }
 
 static void uv__help_line(const struct uvdb_command *c) {
-  printf("  %-22s %s\n", c->usage, c->help);
+  if (strlen(c->usage) > 22)
+    printf("  %s\n  %-22s %s\n", c->usage, "", c->help);
+  else
+    printf("  %-22s %s\n", c->usage, c->help);
 }
 
 int cmd_help(struct session *s, int argc, char **argv) {
