@@ -16,6 +16,8 @@ const struct uvdb_command uvdb_info_commands[] = {
      NULL},
     {"handles", cmd_info_handles, "info handles [N]",
      "Every handle of the stopped loop: type, flags (Active Ref Closing Internal), fd, callback.", NULL},
+    {"requests", cmd_info_requests, "info requests [N]",
+     "The stopped loop's stream requests (connect, write, shutdown), and its count of all.", NULL},
     {"pending", cmd_info_pending, "info pending [N]", "I/O watchers queued for the pending phase.", NULL},
     {"closing", cmd_info_closing, "info closing [N]", "Handles closing, with the close callbacks to run.", NULL},
     {"watchers", cmd_info_watchers, "info watchers [N]", "Every fd the loop polls: events wanted and polled.",

@@ -1,5 +1,5 @@
-/* info timers, handles, pending, closing, watchers: the loop's own state,
- * read while it is parked; and backtrace, the stack it parked with. */
+/* info timers, handles, requests, pending, closing, watchers: the loop's own
+ * state, read while it is parked; and backtrace, the stack it parked with. */
 #include "loopstate.h"
 #include "symbolize.h"
 #include "uvdb.h"
@@ -317,5 +317,65 @@ int cmd_backtrace(struct session *s, int argc, char **argv) {
     json_end(j);
   else if (!level)
     printf("No stack could be unwound for this stop.\n");
+  return 0;
+}
+
+/* info requests: what the loop's streams are waiting on.  libuv keeps no
+ * list of its other requests (file system, DNS, work: the thread pool's),
+ * only their count, which is shown beside. */
+int cmd_info_requests(struct session *s, int argc, char **argv) {
+  const struct loop_model *l = uv__parked_loop(s, argc, argv);
+  if (!l)
+    return -1;
+  static struct uv_handle_view h[8192];
+  static struct uv_req_view r[8192];
+  unsigned active = 0;
+  int nh = loopstate_handles(s->pid, l->addr, h, 8192);
+  int n = nh < 0 ? -1 : loopstate_stream_requests(s->pid, l->addr, h, nh, r, 8192, &active);
+  if (n < 0)
+    return uvdb_error("cannot read loop %d's requests", l->id);
+  struct symbolizer *sym = session_symbolizer(s);
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, "info_requests");
+    json_int(j, "loop", l->id);
+    json_uint(j, "active_requests", active);
+    json_arr(j, "requests");
+  } else {
+    printf("Loop %d: %u active request%s; the streams hold %d of them:\n", l->id, active, active == 1 ? "" : "s", n);
+    printf("  %-18s %-9s %-18s %5s %10s  %s\n", "request", "type", "handle", "fd", "bytes", "callback");
+  }
+  for (int i = 0; i < n; i++) {
+    char req[32], handle[32], cb[512];
+    snprintf(req, sizeof(req), "0x%llx", (unsigned long long)r[i].req);
+    snprintf(handle, sizeof(handle), "0x%llx", (unsigned long long)r[i].handle);
+    symbolize(sym, r[i].callback, cb, sizeof(cb));
+    const char *type = uv_req_type_name((uv_req_type)r[i].type);
+    if (j) {
+      json_obj(j, NULL);
+      json_str(j, "request", req);
+      json_str(j, "type", type);
+      json_str(j, "handle", handle);
+      json_int(j, "fd", r[i].fd);
+      if (r[i].type == UV_WRITE)
+        json_uint(j, "bytes", r[i].bytes);
+      json_str(j, "callback", r[i].callback ? cb : NULL);
+      json_close(j);
+    } else {
+      char bytes[24] = "-";
+      if (r[i].type == UV_WRITE)
+        snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r[i].bytes);
+      printf("  %-18s %-9s %-18s %5d %10s  %s\n", req, type, handle, r[i].fd, bytes, r[i].callback ? cb : "-");
+    }
+  }
+  if (j) {
+    json_close(j);
+    json_str(j, "not_listed", "file system, DNS, random and work requests (served by the thread pool)");
+    json_end(j);
+  } else if ((unsigned)n < active) {
+    printf("  (the other %u: file system, DNS, random or work requests, served by the thread pool)\n",
+           active - (unsigned)n);
+  }
   return 0;
 }

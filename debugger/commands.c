@@ -26,7 +26,7 @@ static const struct uvdb_command uv__commands[] = {
      "Commands to run when breakpoint N stops (`silent` first: no stop report; `continue` goes on).", NULL},
     {"kill", cmd_kill, "kill", "Kill the program being debugged.", NULL},
     {"info", cmd_info, "info WHAT",
-     "What the probe sees: probe, loops, loop, breakpoints, timers, handles, pending, closing, watchers.",
+     "What the probe sees: probe, loops, loop, breakpoints, timers, handles, requests, pending, closing, watchers.",
      uvdb_info_commands},
     {"trace", cmd_trace, "trace on|off phases [loop N]", "Print each phase as it runs.", uvdb_trace_commands},
     {"backtrace", cmd_backtrace, "backtrace", "The stopped loop thread's stack, innermost first (bt, where).", NULL},

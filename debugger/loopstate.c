@@ -221,3 +221,61 @@ int loopstate_closing(pid_t pid, uint64_t loop, struct uv_handle_view *out, uint
   }
   return n;
 }
+
+#define MAX_BUFS 1024
+
+static uint64_t uv__unwritten(pid_t pid, const uv_write_t *w) {
+  uint64_t bytes = 0;
+  if (w->nbufs > MAX_BUFS || w->write_index > w->nbufs)
+    return 0;
+  for (unsigned i = w->write_index; i < w->nbufs; i++) {
+    uv_buf_t b;
+    if (target_read(pid, (uint64_t)(uintptr_t)(w->bufs + i), &b, sizeof(b)) != 0)
+      break;
+    bytes += b.len;
+  }
+  return bytes;
+}
+
+int loopstate_stream_requests(pid_t pid, uint64_t loop, const struct uv_handle_view *handles, int nhandles,
+                              struct uv_req_view *out, int max, unsigned *active_reqs) {
+  uv_loop_t l;
+  if (target_read(pid, loop, &l, offsetof(uv_loop_t, stop_flag)) != 0)
+    return -1;
+  *active_reqs = l.active_reqs.count;
+  int n = 0;
+  for (int h = 0; h < nhandles && n < max; h++) {
+    const struct uv_handle_view *hv = &handles[h];
+    if (hv->type != UV_TCP && hv->type != UV_NAMED_PIPE && hv->type != UV_TTY)
+      continue;
+    uv_tcp_t st; /* connect_req, shutdown_req and write_queue lie alike in every stream */
+    if (target_read(pid, hv->handle, &st, sizeof(st)) != 0)
+      return -1;
+    if (st.connect_req && n < max) {
+      uv_connect_t c;
+      if (target_read(pid, (uint64_t)(uintptr_t)st.connect_req, &c, sizeof(c)) == 0)
+        out[n++] = (struct uv_req_view){(uint64_t)(uintptr_t)st.connect_req, hv->handle,
+                                        (uint64_t)(uintptr_t)c.cb, UV_CONNECT, hv->fd, 0};
+    }
+    if (st.shutdown_req && n < max) {
+      uv_shutdown_t sd;
+      if (target_read(pid, (uint64_t)(uintptr_t)st.shutdown_req, &sd, sizeof(sd)) == 0)
+        out[n++] = (struct uv_req_view){(uint64_t)(uintptr_t)st.shutdown_req, hv->handle,
+                                        (uint64_t)(uintptr_t)sd.cb, UV_SHUTDOWN, hv->fd, 0};
+    }
+    const uint64_t head = hv->handle + offsetof(uv_tcp_t, write_queue);
+    uint64_t q;
+    if (target_read(pid, head, &q, sizeof(q)) != 0)
+      return -1;
+    for (int steps = 0; q != head && n < max; steps++) {
+      uv_write_t w;
+      uint64_t req = q - offsetof(uv_write_t, queue);
+      if (steps > MAX_HANDLES || target_read(pid, req, &w, sizeof(w)) != 0 || w.type != UV_WRITE)
+        return -1;
+      out[n++] = (struct uv_req_view){req, hv->handle, (uint64_t)(uintptr_t)w.cb, UV_WRITE, hv->fd,
+                                      uv__unwritten(pid, &w)};
+      q = (uint64_t)(uintptr_t)w.queue[0];
+    }
+  }
+  return n;
+}

@@ -52,6 +52,19 @@ int loopstate_pending(pid_t pid, uint64_t loop, struct uv_io_view *out, int max)
 int loopstate_watchers(pid_t pid, uint64_t loop, struct uv_io_view *out, int max);
 int loopstate_closing(pid_t pid, uint64_t loop, struct uv_handle_view *out, uint64_t *close_cb, int max);
 
+/* A request a stream holds: a connect, a shutdown, or a queued write. */
+struct uv_req_view {
+  uint64_t req, handle, callback;
+  int type;       /* uv_req_type */
+  int fd;         /* the stream's */
+  uint64_t bytes; /* writes: bytes not yet written */
+};
+
+/* The requests the loop's streams hold, and libuv's count of every active
+ * request of the loop (thread-pool ones included).  Count, or -1. */
+int loopstate_stream_requests(pid_t pid, uint64_t loop, const struct uv_handle_view *handles, int nhandles,
+                              struct uv_req_view *out, int max, unsigned *active_reqs);
+
 /* Handle flags (libuv's uv-common.h, the same from 1.x to 1.46). */
 #define UVDB_HANDLE_CLOSING 0x1u
 #define UVDB_HANDLE_CLOSED 0x2u

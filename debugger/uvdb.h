@@ -181,6 +181,7 @@ int cmd_commands(struct session *s, int argc, char **argv);
 int cmd_info_timers(struct session *s, int argc, char **argv);
 int cmd_info_handles(struct session *s, int argc, char **argv);
 int cmd_info_pending(struct session *s, int argc, char **argv);
+int cmd_info_requests(struct session *s, int argc, char **argv);
 int cmd_info_closing(struct session *s, int argc, char **argv);
 int cmd_info_watchers(struct session *s, int argc, char **argv);
 int cmd_backtrace(struct session *s, int argc, char **argv);

@@ -247,6 +247,18 @@ class Handles(unittest.TestCase):
         self.assertTrue(tcp_fds <= set(watched), (tcp_fds, watched))
         self.assertTrue(all("in" in watched[fd]["wanted"] for fd in tcp_fds))
 
+    def test_requests_of_streams_and_the_count_of_all(self):
+        for name in ("03-loop-phases", "03-loop-phases-static"):
+            rc, objs, out, err = uvdb(["break phase poll", "run", "info handles", "info requests", "kill"],
+                                      [example(name)])
+            self.assertEqual(rc, 0, err)
+            req = find(objs, "info_requests")
+            # before the first poll: the client's connect, and the stat in the thread pool
+            self.assertEqual(req["active_requests"], 2)
+            self.assertEqual([(r["type"], r["callback"]) for r in req["requests"]], [("connect", "on_connect")])
+            client = [h for h in find(objs, "info_handles")["handles"] if h["handle"] == req["requests"][0]["handle"]]
+            self.assertEqual((client[0]["type"], client[0]["fd"]), ("tcp", req["requests"][0]["fd"]))
+
     def test_node_http_server_stopped_in_poll(self):
         import json, subprocess
         from test_loop import UVDB, TIMEOUT, in_epoll_wait
