@@ -1,8 +1,9 @@
 #!/bin/sh
 # Every test: set up (with the sanitizer build), run the unit and integration
 # suites, then the debugger and the unit tests again under ASan+UBSan.  The
-# probe and the examples of the sanitizer run come from build/: a sanitized
-# probe cannot be preloaded into a program that is not.
+# probe, the examples and the test programs of the sanitizer run come from
+# build/: a sanitized probe cannot be preloaded into a program that is not,
+# nor the plain probe into a sanitized program.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/setup.sh --asan
@@ -10,6 +11,7 @@ scripts/setup.sh --asan
 status=0
 meson test -C build --print-errorlogs || status=1
 UVDB_PROBE="$PWD/build/preload/libuvdb-probe.so" UVDB_EXAMPLES="$PWD/build/examples" \
+  UVDB_TEST_PROGRAMS="$PWD/build/tests/integration" \
   meson test -C build-asan --print-errorlogs --suite unit --suite integration --suite docs || status=1
 
 # One line for people and CI: test cases, counted from each runner's own

@@ -380,6 +380,17 @@ class Transparency(unittest.TestCase):
             # sorted: the file read and the TCP echo of 03-loop-phases.js finish in either order
             self.assertEqual(sorted(out), sorted(bare.stdout.splitlines()), prog)
 
+    def test_a_forked_child_with_its_own_loop_stays_quiet(self):
+        programs = (os.environ.get("UVDB_TEST_PROGRAMS") or os.environ.get("TEST_PROGRAMS")
+                    or os.path.join(os.path.dirname(EXAMPLES), "tests", "integration"))
+        rc, objs, out, err = uvdb(["run", "info loops", "info loop"], [os.path.join(programs, "fork-loop"), "4"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, ["parent ran 4 iterations, child exited with 0"])
+        self.assertEqual(len(find(objs, "info_loops")), 1)  # the child's loop never reached the rings
+        loop = find(objs, "info_loop")
+        self.assertEqual((loop["iterations"], loop["runs"]), (4, 4))
+        self.assertEqual(find(objs, "run")["dropped"], 0)
+
     def test_children_of_the_target_are_left_alone(self):
         script = "const r = require('child_process').spawnSync('/bin/sh', ['-c', 'echo child; exit 6']);" \
                  "console.log(r.stdout.toString().trim(), r.status, r.stderr.length)"
