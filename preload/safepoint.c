@@ -192,18 +192,25 @@ static int uv__in_epoll_wait(uint32_t tid) {
   return n > 0 && (nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == 441 /* epoll_pwait2 */);
 }
 
+/* The kernel's struct sigaction, for raw rt_sigaction (the agent calls). */
+struct uv__ksigaction {
+  void *handler;
+  unsigned long flags;
+  void *restorer;
+  uint64_t mask;
+};
+
+static int uv__kick_handler_installed(void) {
+  struct uv__ksigaction old;
+  return uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, NULL, &old, 8) == 0 &&
+         old.handler == (void *)uv__kick_handler;
+}
+
 /* Is the kick still ours to send?  The target may since have taken the
  * signal for itself (a handler, a signalfd that blocks it): then no kick,
  * and the loop pauses at its next safepoint. */
 static int uv__kick_is_ours(uint32_t tid) {
-  struct {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } old;
-  if (uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, NULL, &old, 8) != 0 ||
-      old.handler != (void *)uv__kick_handler)
+  if (!uv__kick_handler_installed())
     return 0;
   char buf[2048];
   if (uv__read_task_file(tid, "status", buf, sizeof(buf)) <= 0)
@@ -259,13 +266,8 @@ void uvdb_resume_all(void) {
 void uvdb_safepoint_release_signal(void) {
   if (!uvdb_probe.kick_signal)
     return;
-  struct {
-    void *handler;
-    unsigned long flags;
-    void *restorer;
-    uint64_t mask;
-  } old, dfl = {0, 0, 0, 0};
-  if (uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, NULL, &old, 8) == 0 && old.handler == (void *)uv__kick_handler)
+  struct uv__ksigaction dfl = {0, 0, 0, 0};
+  if (uv__kick_handler_installed())
     uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, &dfl, NULL, 8);
 }
 

@@ -49,19 +49,20 @@ static inline void uvdb_ring_release(struct uvdb_ring *r, unsigned n) {
   atomic_store_explicit(&r->tail, atomic_load_explicit(&r->tail, memory_order_relaxed) + n, memory_order_release);
 }
 
-/* Reader: copies up to max records out, returns how many. */
+/* Reader: copies up to max records out (across the ring's end), returns how many. */
 static inline unsigned uvdb_ring_pop(struct uvdb_ring *r, struct uvdb_record *out, unsigned max) {
-  uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-  uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-  uint64_t n = head - tail;
-  if (n > UVDB_RING_RECORDS) /* a corrupt or hostile ring: resynchronise */
-    tail = head - UVDB_RING_RECORDS, n = UVDB_RING_RECORDS;
-  if (n > max)
-    n = max;
-  for (uint64_t i = 0; i < n; i++)
-    out[i] = r->rec[(tail + i) & UVDB_RING_MASK];
-  atomic_store_explicit(&r->tail, tail + n, memory_order_release);
-  return (unsigned)n;
+  unsigned taken = 0;
+  const struct uvdb_record *span;
+  unsigned n;
+  while (taken < max && (n = uvdb_ring_peek(r, &span)) > 0) {
+    if (n > max - taken)
+      n = max - taken;
+    for (unsigned i = 0; i < n; i++)
+      out[taken + i] = span[i];
+    uvdb_ring_release(r, n);
+    taken += n;
+  }
+  return taken;
 }
 
 #endif

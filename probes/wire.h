@@ -127,14 +127,12 @@ struct uvdb_msg_header {
 #define UVDB_MSG_MAX 65536u
 
 enum uvdb_msg_type {
-  UVDB_MSG_HELLO = 1,      /* probe -> debugger: text, shm memfd attached */
-  UVDB_MSG_WELCOME,        /* debugger -> probe: text (protocol, options) */
-  UVDB_MSG_REFUSE,         /* either way: text reason, then close */
-  UVDB_MSG_GO,             /* debugger -> probe: let the target run */
-  UVDB_MSG_PAUSE,          /* debugger -> probe: struct uvdb_msg_pause */
-  UVDB_MSG_RESUME,         /* debugger -> probe: release parked loops */
-  UVDB_MSG_PROBE_INFO,     /* probe -> debugger: text, the hooks and how libuv was found */
-  UVDB_MSG_BREAKPOINTS,    /* debugger -> probe: struct uvdb_msg_breakpoints */
+  UVDB_MSG_HELLO = 1,       /* probe -> debugger: text, shm memfd attached */
+  UVDB_MSG_WELCOME = 2,     /* debugger -> probe: text (protocol, options) */
+  UVDB_MSG_REFUSE = 3,      /* either way: text reason, then close */
+  UVDB_MSG_PAUSE = 5,       /* debugger -> probe: struct uvdb_msg_pause */
+  UVDB_MSG_RESUME = 6,      /* debugger -> probe: release parked loops */
+  UVDB_MSG_BREAKPOINTS = 8, /* debugger -> probe: struct uvdb_msg_breakpoints */
 };
 
 /* PAUSE: park the loop run by thread `tid` (0: the main thread) at its next
