@@ -21,6 +21,22 @@ static void uv__usage(FILE *f) {
           "Inside, `help` lists the commands: run, start, next, continue, break, info, backtrace, ...\n");
 }
 
+/* As execvp will look for it: a path as given, a bare name along $PATH. */
+static int uv__program_exists(const char *prog) {
+  if (strchr(prog, '/'))
+    return access(prog, F_OK) == 0;
+  const char *path = getenv("PATH");
+  for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+    size_t len = strcspn(p, ":");
+    char full[4096];
+    snprintf(full, sizeof(full), "%.*s/%s", (int)len, len ? p : ".", prog);
+    if (access(full, X_OK) == 0)
+      return 1;
+    p += len + (p[len] == ':');
+  }
+  return 0;
+}
+
 static void uv__on_sigint(int sig) {
   (void)sig;
   uvdb_session.interrupted = 1;
@@ -156,6 +172,8 @@ int main(int argc, char **argv) {
   }
   s->argv = i < argc ? argv + i : NULL;
   s->argc = argc - i;
+  if (s->argv && !uv__program_exists(s->argv[0]))
+    uvdb_message("warning", "%s: no such program (`run` will fail)", s->argv[0]);
   s->batch = batch;
 
   struct sigaction sa;

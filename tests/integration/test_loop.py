@@ -304,6 +304,7 @@ class BadInput(unittest.TestCase):
     def test_missing_program(self):
         rc, objs, out, err = uvdb(["run"], ["/nonexistent/program"])
         self.assertEqual(rc, 1)
+        self.assertIn("/nonexistent/program: no such program", find(objs, "warning"))  # said at once
         self.assertIn("cannot run /nonexistent/program: No such file or directory", find(objs, "error"))
 
     def test_program_without_libuv_still_runs(self):
