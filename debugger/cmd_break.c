@@ -2,10 +2,12 @@
  * info breakpoints, and the decision, at each stop of the probe, whether a
  * hit stops (the probe stops at every armed phase; conditions, hit and ignore
  * counts are kept here, and a hit that should not stop is resumed at once). */
+#include "symbolize.h"
 #include "uvdb.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int uv__phase_arg(const char *name) {
   int phase = phase_by_name(name);
@@ -37,18 +39,65 @@ static void uv__masks(const struct session *s, uint32_t mask[UVDB_BP_SLOTS]) {
   memset(mask, 0, sizeof(uint32_t) * UVDB_BP_SLOTS);
   for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
     const struct breakpoint *b = &s->bp[i];
-    if (b->id && b->enabled && b->loop < UVDB_BP_SLOTS)
+    if (b->id && b->enabled && b->type == BP_PHASE && b->loop < UVDB_BP_SLOTS)
       mask[b->loop] |= 1u << b->phase;
   }
 }
 
-size_t breakpoints_welcome(const struct session *s, char *buf, size_t cap) {
+struct uv__resolve {
+  struct session *s;
+  struct breakpoint *b;
+  int full;
+};
+
+static int uv__add_location(void *arg, const char *name, uint64_t addr, uint64_t size) {
+  (void)name;
+  struct uv__resolve *r = arg;
+  if (r->b->nlocations < UVDB_BP_MAX_LOCATIONS && fprobe_slot(r->s, addr, size) >= 0)
+    r->b->location[r->b->nlocations++] = addr;
+  else
+    r->full++;
+  return 0;
+}
+
+/* The functions of the running image a callback breakpoint names, each
+ * given a probe slot.  Matches, or -1 (error said). */
+static int uv__resolve(struct session *s, struct breakpoint *b) {
+  b->nlocations = 0;
+  struct symbolizer *sym = session_symbolizer(s);
+  if (!sym)
+    return uvdb_error("cannot read the symbols of process %d", (int)s->pid);
+  struct uv__resolve r = {s, b, 0};
+  int n = symbolizer_find(sym, b->pattern, uv__add_location, &r);
+  if (r.full)
+    uvdb_message("warning", "\"%s\" matches %d functions; %d of them are probed (a breakpoint holds %d, and "
+                 "the probe %u in all): narrow the pattern to choose",
+                 b->pattern, n, b->nlocations, UVDB_BP_MAX_LOCATIONS, UVDB_FPROBE_SLOTS);
+  return n;
+}
+
+/* At each image's hello: callback breakpoints find their functions in it
+ * and the probe installs them before the program runs. */
+static void uv__resolve_pending(struct session *s) {
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
+    struct breakpoint *b = &s->bp[i];
+    if (b->id && b->type == BP_CALLBACK && uv__resolve(s, b) == 0)
+      uvdb_message("warning", "breakpoint %d: no function matches \"%s\" in process %d", b->id, b->pattern,
+                   (int)s->pid);
+  }
+  fprobes_arm(s, NULL);
+}
+
+size_t breakpoints_welcome(struct session *s, char *buf, size_t cap) {
+  uv__resolve_pending(s);
   uint32_t mask[UVDB_BP_SLOTS];
   uv__masks(s, mask);
   size_t off = 0;
   for (int i = 0; i < UVDB_BP_SLOTS && off < cap; i++)
     if (mask[i])
       off += (size_t)snprintf(buf + off, cap - off, "bp%d=0x%x\n", i, mask[i]);
+  if (off < cap && fprobes_requested(s))
+    off += (size_t)snprintf(buf + off, cap - off, "fprobes=1\n");
   return off < cap ? off : cap;
 }
 
@@ -58,6 +107,21 @@ void breakpoints_push(struct session *s) {
   struct uvdb_msg_breakpoints m;
   uv__masks(s, m.mask);
   session_send(s, UVDB_MSG_BREAKPOINTS, &m, sizeof(m));
+  fprobes_arm(s, NULL);
+}
+
+/* Does breakpoint b name where the loop stopped? */
+static int uv__here(const struct breakpoint *b, const struct stop_info *st) {
+  if (b->loop && b->loop != st->loop_id)
+    return 0;
+  if (b->type == BP_PHASE)
+    return !st->callback && b->phase == st->phase;
+  if (!st->callback || st->reason == UVDB_STOP_FINISH)
+    return 0;
+  for (int k = 0; k < b->nlocations; k++)
+    if (b->location[k] == st->callback)
+      return 1;
+  return 0;
 }
 
 int breakpoints_should_stop(struct session *s) {
@@ -67,9 +131,9 @@ int breakpoints_should_stop(struct session *s) {
   int stop = 0;
   for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
     struct breakpoint *b = &s->bp[i];
-    if (!b->id || !b->enabled || b->phase != st->phase || (b->loop && b->loop != st->loop_id))
+    if (!b->id || !b->enabled || !uv__here(b, st))
       continue;
-    double last = l && s->shm ? ticks_to_ns(s->shm, l->phase[b->phase].last) : 0;
+    double last = l && s->shm && st->phase >= 0 ? ticks_to_ns(s->shm, l->phase[st->phase].last) : 0;
     double vars[COND_VAR_COUNT] = {
         [COND_ITERATION] = (double)st->iteration, [COND_HITS] = (double)b->hits,
         [COND_DURATION_US] = last / 1e3,           [COND_DURATION_MS] = last / 1e6,
@@ -132,9 +196,9 @@ void breakpoints_after_stop(struct session *s) {
       breakpoints_push(s);
     }
     uint64_t generation = s->stop_generation;
-    for (int i = 0; i < n && s->stop_generation == generation && !uvdb_quit_requested; i++)
-      if (strcmp(lines[i], "silent") != 0)
-        uvdb_execute(s, lines[i]);
+    int silent = n > 0 && strcmp(lines[0], "silent") == 0; /* it only kept the stop from being reported */
+    if (n > silent && !uvdb_quit_requested)
+      script_run_commands(s, lines + silent, n - silent);
     for (int i = 0; i < n; i++)
       free(lines[i]);
     free(lines);
@@ -157,35 +221,19 @@ int cmd_commands(struct session *s, int argc, char **argv) {
     if (!b)
       uvdb_error("no breakpoint to attach commands to; set one with `break`");
   }
-  /* The body is read even after an error, so that it is not run as commands. */
-  char **lines = NULL;
-  int n = 0, ended = 0;
+  /* The body is read even after an error, so that it is not run as commands;
+   * blocks in it (if, while) nest. */
   if (!uvdb_json_mode && uvdb_reader_is_tty)
     printf("Type commands for breakpoint %d, one per line; end with \"end\".\n", b ? b->id : 0);
-  for (char *line; uvdb_reader && (line = uvdb_reader(uvdb_reader_ctx)) != NULL;) {
-    char *t = line;
-    while (*t == ' ' || *t == '\t')
-      t++;
-    if (strcmp(t, "end") == 0) {
-      free(line);
-      ended = 1;
-      break;
-    }
-    char **grown = realloc(lines, sizeof(char *) * (size_t)(n + 1));
-    if (!grown) {
-      free(line);
-      break;
-    }
-    lines = grown;
-    lines[n++] = strdup(t);
-    free(line);
+  struct script_body body;
+  if (script_read_body("commands", 0, &body) < 0)
+    return -1;
+  if (!b) {
+    script_body_free(&body);
+    return -1;
   }
-  if (!b || !ended) {
-    for (int i = 0; i < n; i++)
-      free(lines[i]);
-    free(lines);
-    return b ? uvdb_error("`commands` ended without `end`") : -1;
-  }
+  char **lines = body.lines;
+  int n = body.n;
   for (int i = 0; i < b->ncommands; i++)
     free(b->commands[i]);
   free(b->commands);
@@ -204,10 +252,35 @@ int cmd_commands(struct session *s, int argc, char **argv) {
 }
 
 /* A breakpoint's fields, as `break` and `info breakpoints` give them. */
-static void uv__json_fields(struct json *j, const struct breakpoint *b) {
+static void uv__json_locations(struct json *j, struct session *s, const struct breakpoint *b) {
+  json_arr(j, "locations");
+  struct symbolizer *sym = session_symbolizer(s);
+  for (int k = 0; k < b->nlocations; k++) {
+    const struct uvdb_fprobe_slot *f = fprobe_find(s, b->location[k]);
+    uint32_t state = f ? atomic_load(&((struct uvdb_fprobe_slot *)f)->state) : UVDB_FPROBE_FREE;
+    static const char *const states[] = {"none", "pending", "installed", "refused"};
+    char addr[32], name[512];
+    snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)b->location[k]);
+    json_obj(j, NULL);
+    json_str(j, "address", addr);
+    json_str(j, "function", symbolize(sym, b->location[k], name, sizeof(name)));
+    json_str(j, "state", states[state < 4 ? state : 0]);
+    json_str(j, "reason", state == UVDB_FPROBE_REFUSED ? f->reason : NULL);
+    json_close(j);
+  }
+  json_close(j);
+}
+
+static void uv__json_fields(struct json *j, struct session *s, const struct breakpoint *b) {
   json_int(j, "id", b->id);
-  json_str(j, "type", "phase");
-  json_str(j, "phase", phase_name(b->phase));
+  json_str(j, "type", b->type == BP_PHASE ? "phase" : "callback");
+  if (b->type == BP_PHASE) {
+    json_str(j, "phase", phase_name(b->phase));
+  } else {
+    json_str(j, "pattern", b->pattern);
+    json_bool(j, "pending", s->state != TARGET_RUNNING && s->state != TARGET_STOPPED);
+    uv__json_locations(j, s, b);
+  }
   if (b->loop)
     json_int(j, "loop", b->loop);
   else
@@ -219,32 +292,118 @@ static void uv__json_fields(struct json *j, const struct breakpoint *b) {
   json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
 }
 
-static void uv__describe(const struct breakpoint *b, const char *key) {
+/* "phase timers" or "callback on_timer", as the tables show a breakpoint. */
+static const char *uv__what(const struct breakpoint *b, char *buf, size_t cap) {
+  if (b->type == BP_PHASE)
+    snprintf(buf, cap, "phase %s", phase_name(b->phase));
+  else
+    snprintf(buf, cap, "callback %s", b->pattern);
+  return buf;
+}
+
+/* Each function of a callback breakpoint, and whether the probe took it. */
+static void uv__print_locations(struct session *s, const struct breakpoint *b, const char *indent) {
+  struct symbolizer *sym = session_symbolizer(s);
+  for (int k = 0; k < b->nlocations; k++) {
+    const struct uvdb_fprobe_slot *f = fprobe_find(s, b->location[k]);
+    uint32_t state = f ? atomic_load(&((struct uvdb_fprobe_slot *)f)->state) : UVDB_FPROBE_FREE;
+    char name[512];
+    printf("%s0x%llx in %s%s%s\n", indent, (unsigned long long)b->location[k],
+           symbolize(sym, b->location[k], name, sizeof(name)),
+           state == UVDB_FPROBE_REFUSED ? ": not probed, " : state == UVDB_FPROBE_REQUESTED ? " (pending)" : "",
+           state == UVDB_FPROBE_REFUSED ? f->reason : "");
+  }
+}
+
+static void uv__describe(struct session *s, const struct breakpoint *b, const char *key) {
   if (uvdb_json_mode) {
     struct json *j = json_begin();
     json_obj(j, key);
-    uv__json_fields(j, b);
+    uv__json_fields(j, s, b);
     json_end(j);
     return;
   }
-  char where[32] = "any loop";
+  char where[32] = "any loop", what[300];
   if (b->loop)
     snprintf(where, sizeof(where), "loop %d", b->loop);
-  printf("%s %d: phase %s (%s)%s%s\n", b->temporary ? "Temporary breakpoint" : "Breakpoint", b->id,
-         phase_name(b->phase), where, b->cond.n ? " if " : "", b->cond.n ? b->cond.text : "");
+  printf("%s %d: %s (%s)%s%s", b->temporary ? "Temporary breakpoint" : "Breakpoint", b->id,
+         uv__what(b, what, sizeof(what)), where, b->cond.n ? " if " : "", b->cond.n ? b->cond.text : "");
+  if (b->type == BP_CALLBACK && s->state != TARGET_RUNNING && s->state != TARGET_STOPPED)
+    printf(" (pending until the program runs)");
+  printf("\n");
+  if (b->type == BP_CALLBACK && !uvdb_json_mode)
+    uv__print_locations(s, b, "  ");
 }
 
-/* break phase NAME [loop N] [if COND] */
+/* The program's file, through PATH as exec would find it. */
+static int uv__program_path(const struct session *s, char *out, size_t cap) {
+  if (!s->argv || !s->argv[0])
+    return -1;
+  if (strchr(s->argv[0], '/')) {
+    snprintf(out, cap, "%s", s->argv[0]);
+    return access(out, R_OK) == 0 ? 0 : -1;
+  }
+  const char *path = getenv("PATH");
+  for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+    const char *colon = strchr(p, ':');
+    size_t len = colon ? (size_t)(colon - p) : strlen(p);
+    snprintf(out, cap, "%.*s/%s", (int)len, p, s->argv[0]);
+    if (access(out, X_OK) == 0)
+      return 0;
+    p += len + (colon ? 1 : 0);
+  }
+  return -1;
+}
+
+/* break callback GLOB: in a running image, the functions it names now; before
+ * `run`, checked against the program's own file and resolved at its start. */
+static int uv__check_callback(struct session *s, struct breakpoint *b) {
+  char hint[512];
+  if (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED) {
+    if (!s->shm)
+      return uvdb_error("the probe is not in this process (no libuv): no callback can be stopped");
+    int n = uv__resolve(s, b);
+    if (n < 0)
+      return -1;
+    if (n == 0) {
+      int k = symbolizer_suggest(session_symbolizer(s), b->pattern, hint, sizeof(hint));
+      return uvdb_error("no function matches \"%s\" in process %d%s%s", b->pattern, (int)s->pid,
+                        k ? "; close names: " : "", k ? hint : "");
+    }
+    return 0;
+  }
+  char path[4096];
+  struct symbolizer *file = uv__program_path(s, path, sizeof(path)) == 0 ? symbolizer_open_file(path) : NULL;
+  if (!file)
+    return 0; /* nothing to check against: resolved when the program starts */
+  int n = symbolizer_find(file, b->pattern, NULL, NULL);
+  int k = n == 0 ? symbolizer_suggest(file, b->pattern, hint, sizeof(hint)) : 0;
+  symbolizer_close(file);
+  if (n == 0)
+    return uvdb_error("no function matches \"%s\" in %s%s%s (a function of a shared library: set the "
+                      "breakpoint after `start`)",
+                      b->pattern, path, k ? "; close names: " : "", k ? hint : "");
+  return 0;
+}
+
+/* break phase NAME | callback GLOB [loop N|any] [if COND] */
 static int uv__set(struct session *s, int argc, char **argv, int temporary) {
-  const char *usage = "usage: break phase NAME [loop N|any] [if CONDITION]";
-  if (argc >= 2 && strcmp(argv[1], "phase") != 0)
-    return uvdb_error("cannot break on \"%s\": only `break phase NAME` is supported yet", argv[1]);
+  const char *usage = "usage: break phase NAME | callback FUNCTION-GLOB [loop N|any] [if CONDITION]";
+  if (argc >= 2 && strcmp(argv[1], "phase") != 0 && strcmp(argv[1], "callback") != 0)
+    return uvdb_error("cannot break on \"%s\": break on a `phase NAME` or a `callback FUNCTION`", argv[1]);
   if (argc < 3)
     return uvdb_error("%s", usage);
   /* The main loop unless told: Node runs loops of its own on other threads. */
   struct breakpoint b = {.enabled = 1, .temporary = temporary, .loop = 1};
-  if ((b.phase = uv__phase_arg(argv[2])) < 0)
-    return -1;
+  if (strcmp(argv[1], "phase") == 0) {
+    if ((b.phase = uv__phase_arg(argv[2])) < 0)
+      return -1;
+  } else {
+    b.type = BP_CALLBACK;
+    if (strlen(argv[2]) >= sizeof(b.pattern))
+      return uvdb_error("function name too long");
+    snprintf(b.pattern, sizeof(b.pattern), "%s", argv[2]);
+  }
   int i = 3;
   if (i < argc && strcmp(argv[i], "loop") == 0) {
     char *end = NULL;
@@ -268,15 +427,20 @@ static int uv__set(struct session *s, int argc, char **argv, int temporary) {
   }
   if (i < argc)
     return uvdb_error("unexpected \"%s\"; %s", argv[i], usage);
-  for (int k = 0; k < UVDB_MAX_BREAKPOINTS; k++)
-    if (!s->bp[k].id) {
-      b.id = ++s->last_bp_id;
-      s->bp[k] = b;
-      breakpoints_push(s);
-      uv__describe(&s->bp[k], "break");
-      return 0;
-    }
-  return uvdb_error("too many breakpoints (%d); delete some", UVDB_MAX_BREAKPOINTS);
+  int k = 0;
+  while (k < UVDB_MAX_BREAKPOINTS && s->bp[k].id)
+    k++;
+  if (k == UVDB_MAX_BREAKPOINTS)
+    return uvdb_error("too many breakpoints (%d); delete some", UVDB_MAX_BREAKPOINTS);
+  if (b.type == BP_CALLBACK && uv__check_callback(s, &b) != 0)
+    return -1;
+  if (b.type == BP_CALLBACK && fprobes_install(s) != 0)
+    return -1;
+  b.id = ++s->last_bp_id;
+  s->bp[k] = b;
+  breakpoints_push(s);
+  uv__describe(s, &s->bp[k], "break");
+  return 0;
 }
 
 int cmd_break(struct session *s, int argc, char **argv) {
@@ -339,7 +503,7 @@ int cmd_ignore(struct session *s, int argc, char **argv) {
   if (*end || count < 0)
     return uvdb_error("\"%s\" is not a count", argv[2]);
   b->ignore = (uint64_t)count;
-  uv__describe(b, "ignore");
+  uv__describe(s, b, "ignore");
   return 0;
 }
 
@@ -357,7 +521,7 @@ int cmd_condition(struct session *s, int argc, char **argv) {
   if (text[0] && cond_parse(text, &c, err, sizeof(err)) != 0)
     return uvdb_error("bad condition: %s", err);
   b->cond = c;
-  uv__describe(b, "condition");
+  uv__describe(s, b, "condition");
   return 0;
 }
 
@@ -378,17 +542,22 @@ int cmd_info_breakpoints(struct session *s, int argc, char **argv) {
     n++;
     if (j) {
       json_obj(j, NULL);
-      uv__json_fields(j, b);
+      uv__json_fields(j, s, b);
       json_arr(j, "commands");
       for (int k = 0; k < b->ncommands; k++)
         json_str(j, NULL, b->commands[k]);
       json_close(j);
       json_close(j);
     } else {
-      char what[64];
-      snprintf(what, sizeof(what), "phase %s%s%.0d", phase_name(b->phase), b->loop ? " loop " : "", b->loop);
-      printf("%-4d %-10s %-5s %-4s %-28s %llu\n", b->id, "phase", b->temporary ? "del" : "keep",
-             b->enabled ? "y" : "n", what, (unsigned long long)b->hits);
+      char what[300], where[24] = "";
+      if (b->loop)
+        snprintf(where, sizeof(where), " loop %d", b->loop);
+      uv__what(b, what, sizeof(what) - sizeof(where));
+      strcat(what, where);
+      printf("%-4d %-10s %-5s %-4s %-28s %llu\n", b->id, b->type == BP_PHASE ? "phase" : "callback",
+             b->temporary ? "del" : "keep", b->enabled ? "y" : "n", what, (unsigned long long)b->hits);
+      if (b->type == BP_CALLBACK)
+        uv__print_locations(s, b, "        ");
       if (b->cond.n)
         printf("        stop only if %s\n", b->cond.text);
       if (b->ignore)

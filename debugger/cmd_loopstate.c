@@ -4,17 +4,19 @@
 #include "symbolize.h"
 #include "uvdb.h"
 
+#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 /* The loop to read: N from the arguments or the main loop; it must be the
  * one parked, since only a parked loop's structures hold still. */
 static const struct loop_model *uv__parked_loop(struct session *s, int argc, char **argv) {
-  if (s->state != TARGET_STOPPED) {
-    uvdb_error(s->state == TARGET_RUNNING
-                   ? "the program is not stopped: a loop's state is read while it is (break, start or Ctrl-C)"
-                   : "the program is not being run");
+  if (s->state != TARGET_STOPPED && s->state != TARGET_RUNNING) {
+    uvdb_error("the program is not being run");
     return NULL;
   }
   char v[64];
@@ -31,6 +33,16 @@ static const struct loop_model *uv__parked_loop(struct session *s, int argc, cha
       return NULL;
     }
     id = (int)n;
+  }
+  if (s->state == TARGET_RUNNING) {
+    if (!s->probe_connected) {
+      uvdb_error("the program runs without the probe: no loop to read");
+      return NULL;
+    }
+    if (session_query(s, id) != 0)
+      return NULL; /* it did not park: what it is busy with was said */
+    if (!id)
+      id = s->model.stop.loop_id;
   }
   if (id != s->model.stop.loop_id) {
     uvdb_error("loop %d is running; only the stopped loop %d can be read", id, s->model.stop.loop_id);
@@ -269,10 +281,43 @@ int cmd_info_closing(struct session *s, int argc, char **argv) {
   return 0;
 }
 
+/* The frames of an unwound stack, innermost first, without the probe's
+ * own.  Every frame but the first is a return address, looked up one byte
+ * back, inside the call.  Frames kept, at most max, names in fn[][512]. */
+static int uv__frames(struct symbolizer *sym, const uint64_t *pcs, int depth, uint64_t *kept, char (*fn)[512],
+                      int max) {
+  int n = 0;
+  for (int i = 0; i < depth && n < max; i++) {
+    uint64_t addr = pcs[i];
+    if (strncmp(symbolize_module(sym, addr), "libuvdb-probe", 13) == 0)
+      continue; /* the probe's own frames: the stop, not the program */
+    symbolize(sym, i ? addr - 1 : addr, fn[n], sizeof(fn[n]));
+    char *plus = i ? strrchr(fn[n], '+') : NULL; /* an offset one byte back says nothing: drop it */
+    if (plus && strncmp(plus, "+0x", 3) == 0 && !strchr(plus, ')'))
+      *plus = '\0';
+    kept[n++] = addr;
+  }
+  return n;
+}
+
+static void uv__print_frames(struct json *j, const uint64_t *pcs, char (*fn)[512], int n) {
+  for (int i = 0; i < n; i++) {
+    char pc[32];
+    snprintf(pc, sizeof(pc), "0x%llx", (unsigned long long)pcs[i]);
+    if (j) {
+      json_obj(j, NULL);
+      json_int(j, "level", i);
+      json_str(j, "pc", pc);
+      json_str(j, "function", fn[i]);
+      json_close(j);
+    } else {
+      printf("#%-2d %-18s in %s\n", i, pc, fn[i]);
+    }
+  }
+}
+
 /* backtrace: the stopped loop thread's stack, innermost first, unwound by
- * uvdb from the registers the probe recorded when the loop parked.  Every
- * frame but the first is a return address, looked up one byte back, inside
- * the call. */
+ * uvdb from the registers the probe recorded when the loop parked. */
 int cmd_backtrace(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;
   if (s->state != TARGET_STOPPED || !s->shm)
@@ -280,10 +325,12 @@ int cmd_backtrace(struct session *s, int argc, char **argv) {
                                                                            : "the program is not stopped");
   const struct loop_model *l = &s->model.loops[s->model.stop.loop_id - 1];
   struct symbolizer *sym = session_symbolizer(s);
-  uint64_t pcs[128];
+  uint64_t pcs[128], kept[128];
+  static char fn[128][512];
   int depth = symbolizer_unwind(sym, (pid_t)l->tid, uvdb_shm_stack(s->shm, (unsigned)l->id), pcs, 128);
   if (depth < 0)
     return uvdb_error("cannot unwind loop %d's thread %u", l->id, l->tid);
+  int n = uv__frames(sym, pcs, depth, kept, fn, 128);
   struct json *j = NULL;
   if (uvdb_json_mode) {
     j = json_begin();
@@ -291,33 +338,107 @@ int cmd_backtrace(struct session *s, int argc, char **argv) {
     json_int(j, "loop", l->id);
     json_arr(j, "frames");
   }
-  unsigned level = 0;
-  for (int i = 0; i < depth; i++) {
-    char pc[32], fn[512];
-    uint64_t addr = pcs[i];
-    if (strncmp(symbolize_module(sym, addr), "libuvdb-probe", 13) == 0)
-      continue; /* the probe's own frames: the stop, not the program */
-    snprintf(pc, sizeof(pc), "0x%llx", (unsigned long long)addr);
-    symbolize(sym, i ? addr - 1 : addr, fn, sizeof(fn));
-    char *plus = i ? strrchr(fn, '+') : NULL; /* an offset one byte back says nothing: drop it */
-    if (plus && strncmp(plus, "+0x", 3) == 0 && !strchr(plus, ')'))
-      *plus = '\0';
-    if (j) {
-      json_obj(j, NULL);
-      json_int(j, "level", level);
-      json_str(j, "pc", pc);
-      json_str(j, "function", fn);
-      json_close(j);
-    } else {
-      printf("#%-2u %-18s in %s\n", level, pc, fn);
-    }
-    level++;
-  }
+  uv__print_frames(j, kept, fn, n);
   if (j)
     json_end(j);
-  else if (!level)
+  else if (!n)
     printf("No stack could be unwound for this stop.\n");
   return 0;
+}
+
+/* The callback a sampled stack is in: the frame the loop's dispatch (the
+ * libuv frames between uv_run and it) called.  -1: none seen. */
+static int uv__callback_frame(struct symbolizer *sym, const uint64_t *pcs, char (*fn)[512], int n) {
+  int run = -1;
+  for (int i = 0; i < n && run < 0; i++)
+    if (strcmp(fn[i], "uv_run") == 0)
+      run = i;
+  for (int i = run - 1; i >= 0; i--) {
+    int libuv = strncmp(fn[i], "uv_", 3) == 0 || strncmp(fn[i], "uv__", 4) == 0 ||
+                strncmp(symbolize_module(sym, pcs[i]), "libuv", 5) == 0;
+    if (!libuv)
+      return i;
+  }
+  return -1;
+}
+
+#define BUSY_SAMPLES 3
+
+/* A loop that reaches no safepoint is inside one callback: say which, since
+ * when, and what its stack holds now, sampled a few times 20 ms apart. */
+void session_report_busy(struct session *s, int loop_id) {
+  session_drain(s);
+  const struct loop_model *l = &s->model.loops[loop_id - 1];
+  struct symbolizer *sym = session_symbolizer(s);
+  int phase = model_current_phase(l);
+  /* busy since its last boundary, or since it left a stop inside this phase */
+  uint64_t now = __builtin_ia32_rdtsc(), since = l->last_phase_end > l->last_resumed ? l->last_phase_end
+                                                                                     : l->last_resumed;
+  double busy_ms = since && now > since ? ticks_to_ns(s->shm, now - since) / 1e6 : 0;
+  /* before 1.45, timers open an iteration */
+  char v[64];
+  const char *version = probe_info_get(s, "libuv_version", v, sizeof(v));
+  uint64_t iteration = l->last_resumed > l->last_phase_end
+                           ? l->last_stop_iteration
+                           : l->last_iteration +
+                                 (phase == UVDB_PHASE_TIMERS && version && loopstate_timers_open_iteration(version));
+  static uint64_t pcs[BUSY_SAMPLES][128], kept[BUSY_SAMPLES][128];
+  static char fn[BUSY_SAMPLES][128][512];
+  int n[BUSY_SAMPLES] = {0}, taken = 0;
+  for (int k = 0; k < BUSY_SAMPLES; k++) {
+    if (k) {
+      struct timespec ms20 = {0, 20 * 1000 * 1000};
+      nanosleep(&ms20, NULL);
+    }
+    uint32_t before = atomic_load(&s->shm->samples), tid = l->tid;
+    if (session_send(s, UVDB_MSG_SAMPLE, &tid, sizeof(tid)) != 0)
+      break;
+    for (int w = 0; w < 10 && atomic_load(&s->shm->samples) == before; w++) {
+      struct timespec ms10 = {0, 10 * 1000 * 1000};
+      syscall(SYS_futex, (uint32_t *)&s->shm->samples, FUTEX_WAIT, before, &ms10, NULL, 0);
+    }
+    if (atomic_load(&s->shm->samples) == before)
+      break; /* the thread blocks the signal, or it is no longer uvdb's */
+    const struct uvdb_sample *smp = uvdb_shm_sample(s->shm);
+    int depth = symbolizer_unwind_copy(sym, (pid_t)l->tid, &smp->regs, smp->stack, smp->stack_base,
+                                       smp->stack_len, pcs[taken], 128);
+    n[taken] = depth > 0 ? uv__frames(sym, pcs[taken], depth, kept[taken], fn[taken], 128) : 0;
+    taken++;
+  }
+  int cb = taken ? uv__callback_frame(sym, kept[0], fn[0], n[0]) : -1;
+  char callback[512] = "";
+  if (cb >= 0) {
+    symbol_strip_params(strcpy(callback, fn[0][cb]));
+    char *plus = strrchr(callback, '+'); /* the innermost frame: where in it, not which */
+    if (plus && strncmp(plus, "+0x", 3) == 0)
+      *plus = '\0';
+  }
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "loop_busy");
+    json_int(j, "loop", loop_id);
+    json_str(j, "phase", phase >= 0 ? phase_name(phase) : NULL);
+    json_uint(j, "iteration", iteration);
+    json_num(j, "busy_ms", busy_ms);
+    json_str(j, "callback", cb >= 0 ? callback : NULL);
+    json_arr(j, "samples");
+    for (int k = 0; k < taken; k++) {
+      json_arr(j, NULL);
+      uv__print_frames(j, kept[k], fn[k], n[k]);
+      json_close(j);
+    }
+    json_end(j);
+    return;
+  }
+  printf("Loop %d is busy: in %s%s%s for %.0f ms (iteration %llu), no safepoint reached.\n", loop_id,
+         phase >= 0 ? phase_name(phase) : "a phase", cb >= 0 ? ", callback " : "", callback, busy_ms,
+         (unsigned long long)iteration);
+  for (int k = 0; k < taken; k++) {
+    printf("Sample %d of %d:\n", k + 1, taken);
+    uv__print_frames(NULL, kept[k], fn[k], n[k]);
+  }
+  if (!taken)
+    printf("No stack sample: the thread blocks uvdb's signal, or took it for its own.\n");
 }
 
 /* info requests: what the loop's streams are waiting on.  libuv keeps no
@@ -378,4 +499,42 @@ int cmd_info_requests(struct session *s, int argc, char **argv) {
            active - (unsigned)n);
   }
   return 0;
+}
+
+static void uv__add_unique(uint64_t *out, int *n, int max, uint64_t addr) {
+  if (!addr)
+    return;
+  for (int i = 0; i < *n; i++)
+    if (out[i] == addr)
+      return;
+  if (*n < max)
+    out[(*n)++] = addr;
+}
+
+/* Every callback the stopped loop may call next: its handles' (timers,
+ * idle, check, reads, connections, async, signals...), the close callbacks
+ * queued, the stream requests' (writes, connects, shutdowns).  `step`
+ * probes them.  Count, or -1. */
+int loop_callbacks(struct session *s, uint64_t *out, int max) {
+  const struct loop_model *l = uv__parked_loop(s, 0, NULL);
+  if (!l)
+    return -1;
+  static struct uv_handle_view h[8192];
+  static struct uv_req_view r[8192];
+  static uint64_t close_cb[4096];
+  int n = 0, nh = loopstate_handles(s->pid, l->addr, h, 8192);
+  if (nh < 0)
+    return uvdb_error("cannot read loop %d's handle queue", l->id);
+  for (int i = 0; i < nh; i++) {
+    uv__add_unique(out, &n, max, h[i].callback);
+    uv__add_unique(out, &n, max, h[i].connection_cb);
+  }
+  unsigned active;
+  int nr = loopstate_stream_requests(s->pid, l->addr, h, nh, r, 8192, &active);
+  for (int i = 0; i < nr; i++)
+    uv__add_unique(out, &n, max, r[i].callback);
+  int nc = loopstate_closing(s->pid, l->addr, h, close_cb, 4096);
+  for (int i = 0; i < nc; i++)
+    uv__add_unique(out, &n, max, close_cb[i]);
+  return n;
 }

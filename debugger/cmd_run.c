@@ -1,4 +1,5 @@
 /* Running and stopping: run, start, continue, kill, quit. */
+#include "symbolize.h"
 #include "uvdb.h"
 
 #include <stdlib.h>
@@ -13,27 +14,73 @@ static void uv__wait_and_report(struct session *s, const char *command) {
     breakpoints_after_stop(s);
 }
 
-static int uv__launch_and_wait(struct session *s, const char *command, int start_paused) {
+/* A trailing `&` (gdb's background execution): run while commands are read. */
+static int uv__background(int *argc, char **argv) {
+  if (*argc > 1 && strcmp(argv[*argc - 1], "&") == 0) {
+    argv[--*argc] = NULL;
+    return 1;
+  }
+  return 0;
+}
+
+static void uv__report_background(struct session *s, const char *command) {
+  session_background(s);
+  if (s->state != TARGET_RUNNING) { /* it ended, or stopped, before the answer */
+    uv__wait_and_report(s, command);
+    return;
+  }
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, command);
+    json_int(j, "pid", s->pid);
+    json_str(j, "state", "running");
+    json_bool(j, "background", 1);
+    json_end(j);
+  } else {
+    printf("Running pid %d in the background; `interrupt` stops it.\n", (int)s->pid);
+  }
+}
+
+static int uv__launch_and_wait(struct session *s, const char *command, int start_paused, int background) {
   if (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED)
     return uvdb_error("the program is already running (pid %d); `kill` it first", (int)s->pid);
   if (session_launch(s, start_paused) != 0)
     return -1;
-  uv__wait_and_report(s, command);
+  if (background)
+    uv__report_background(s, command);
+  else
+    uv__wait_and_report(s, command);
   return 0;
 }
 
 int cmd_run(struct session *s, int argc, char **argv) {
+  int background = uv__background(&argc, argv);
+  if (argc > 1)
+    return uvdb_error("run takes no arguments (give the program's after --), only `&`");
+  return uv__launch_and_wait(s, "run", 0, background);
+}
+
+/* interrupt: stop a program running in the background, as Ctrl-C would. */
+int cmd_interrupt(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;
-  return uv__launch_and_wait(s, "run", 0);
+  if (s->state != TARGET_RUNNING)
+    return uvdb_error(s->state == TARGET_STOPPED ? "the program is already stopped" : "the program is not being run");
+  s->interrupted = 0;
+  struct uvdb_msg_pause pause = {0, UVDB_STOP_INTERRUPT};
+  if (session_send(s, UVDB_MSG_PAUSE, &pause, sizeof(pause)) != 0)
+    return -1;
+  uv__wait_and_report(s, "interrupt");
+  return 0;
 }
 
 int cmd_start(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;
-  return uv__launch_and_wait(s, "start", 1);
+  return uv__launch_and_wait(s, "start", 1, 0);
 }
 
 /* continue [N]: as in gdb, N - 1 more hits of the breakpoint stopped at are ignored. */
 int cmd_continue(struct session *s, int argc, char **argv) {
+  int background = uv__background(&argc, argv);
   if (s->state != TARGET_STOPPED)
     return uvdb_error(s->state == TARGET_RUNNING ? "the program is running, not stopped"
                                                  : "the program is not being run");
@@ -48,16 +95,31 @@ int cmd_continue(struct session *s, int argc, char **argv) {
   }
   if (session_resume(s) != 0)
     return -1;
-  uv__wait_and_report(s, "continue");
+  if (background)
+    uv__report_background(s, "continue");
+  else
+    uv__wait_and_report(s, "continue");
   return 0;
 }
 
-/* finish: run the phase the loop is stopped before and stop where it ends.
- * Phases follow one another, so its end is the next boundary, as for next;
- * the answer names the phase that ran. */
+/* finish: in a callback, run it to its return; at a phase boundary, run the
+ * phase the loop is stopped before, whose end is the next boundary, as for
+ * next (the answer names the phase that ran). */
 int cmd_finish(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;
-  int phase = s->model.stop.phase;
+  const struct stop_info *st = &s->model.stop;
+  if (s->state == TARGET_STOPPED && st->callback && st->reason != UVDB_STOP_FINISH) {
+    char name[512];
+    session_callback_name(s, st->callback, name, sizeof(name));
+    struct uvdb_msg_pause p = {s->model.loops[st->loop_id - 1].tid, UVDB_STOP_FINISH | UVDB_PAUSE_AT_CALLBACK};
+    if (session_send(s, UVDB_MSG_PAUSE, &p, sizeof(p)) != 0 || session_resume(s) != 0)
+      return -1;
+    if (!uvdb_json_mode)
+      printf("Run till exit from %s\n", name);
+    uv__wait_and_report(s, "finish");
+    return 0;
+  }
+  int phase = st->phase;
   if (session_step(s) != 0)
     return -1;
   if (!uvdb_json_mode)
@@ -72,6 +134,48 @@ int cmd_next(struct session *s, int argc, char **argv) {
   if (session_step(s) != 0)
     return -1;
   uv__wait_and_report(s, "next");
+  return 0;
+}
+
+/* step: run the stopped loop to the next callback it calls, as gdb's step
+ * goes into the next function: every callback the loop holds now (its
+ * handles', its requests', its close callbacks) gets a probe, armed for
+ * this thread and this run only. */
+int cmd_step(struct session *s, int argc, char **argv) {
+  (void)argc, (void)argv;
+  if (s->state != TARGET_STOPPED)
+    return uvdb_error(s->state == TARGET_RUNNING ? "the program is running, not stopped"
+                                                 : "the program is not being run");
+  static uint64_t cbs[UVDB_FPROBE_SLOTS];
+  int n = loop_callbacks(s, cbs, UVDB_FPROBE_SLOTS);
+  if (n < 0)
+    return -1;
+  struct symbolizer *sym = session_symbolizer(s);
+  for (int i = 0; i < n; i++) {
+    uint64_t size = symbolizer_function_size(sym, cbs[i]);
+    if (size)
+      fprobe_slot(s, cbs[i], size);
+  }
+  if (fprobes_install(s) != 0)
+    return -1;
+  /* Every function probed so far, too: a callback registered by one that
+   * runs meanwhile (a close callback, say) is caught once it was seen. */
+  uint8_t step[UVDB_FPROBE_SLOTS] = {0};
+  int armed = 0;
+  for (unsigned i = 0; i < UVDB_FPROBE_SLOTS; i++) {
+    step[i] = atomic_load(&uvdb_shm_fprobe(s->shm, i)->state) == UVDB_FPROBE_INSTALLED;
+    armed += step[i];
+  }
+  if (!armed)
+    return uvdb_error("loop %d holds no callback uvdb can probe; use `next`", s->model.stop.loop_id);
+  fprobes_arm(s, step);
+  struct uvdb_msg_pause p = {s->model.loops[s->model.stop.loop_id - 1].tid, UVDB_STOP_STEP | UVDB_PAUSE_AT_CALLBACK};
+  if (session_send(s, UVDB_MSG_PAUSE, &p, sizeof(p)) != 0)
+    return -1;
+  s->step_request = 1;
+  if (session_resume(s) != 0)
+    return -1;
+  uv__wait_and_report(s, "step");
   return 0;
 }
 

@@ -8,15 +8,21 @@
 #include <string.h>
 
 static const struct uvdb_command uv__commands[] = {
-    {"run", cmd_run, "run", "Start the program under the probe; runs until it stops or exits.", NULL},
+    {"run", cmd_run, "run [&]", "Start the program under the probe; runs until it stops or exits (`&`: in the "
+     "background, while commands are read; a view then pauses the loop for its time).", NULL},
     {"start", cmd_start, "start", "Start the program and stop its main loop before its first phase.", NULL},
-    {"continue", cmd_continue, "continue [N]", "Let a stopped loop run on (N: ignore this breakpoint N-1 times).",
-     NULL},
+    {"continue", cmd_continue, "continue [N] [&]",
+     "Let a stopped loop run on (N: ignore this breakpoint N-1 times; `&`: in the background).", NULL},
     {"next", cmd_next, "next", "Run the stopped loop to its next phase boundary; Enter repeats it.", NULL},
-    {"finish", cmd_finish, "finish", "Run the phase the loop is stopped before; stop where it ends.", NULL},
-    {"break", cmd_break, "break phase NAME [loop N|any] [if COND]",
-     "Stop before a phase of the main loop (or loop N, or any) runs.", NULL},
-    {"tbreak", cmd_tbreak, "tbreak phase NAME ...", "A breakpoint deleted when it first stops.", NULL},
+    {"step", cmd_step, "step", "Run the stopped loop to the next callback it calls; Enter repeats it.", NULL},
+    {"finish", cmd_finish, "finish",
+     "Run the callback the loop is stopped in to its return, or the phase it is stopped before to its end.", NULL},
+    {"break", cmd_break, "break phase NAME | callback FUNCTION [loop N|any] [if COND]",
+     "Stop the main loop (or loop N, or any) before a phase, or entering a callback (a glob over function "
+     "names: on_timer, node::Environment::RunTimers, *Immediate*).",
+     NULL},
+    {"tbreak", cmd_tbreak, "tbreak phase NAME | callback FUNCTION ...", "A breakpoint deleted when it first stops.",
+     NULL},
     {"delete", cmd_delete, "delete [N...]", "Delete breakpoints (all with no number).", NULL},
     {"enable", cmd_enable, "enable [N...]", "Enable breakpoints.", NULL},
     {"disable", cmd_disable, "disable [N...]", "Disable breakpoints.", NULL},
@@ -24,6 +30,8 @@ static const struct uvdb_command uv__commands[] = {
     {"condition", cmd_condition, "condition N [COND]", "Set or remove breakpoint N's condition.", NULL},
     {"commands", cmd_commands, "commands [N] ... end",
      "Commands to run when breakpoint N stops (`silent` first: no stop report; `continue` goes on).", NULL},
+    {"interrupt", cmd_interrupt, "interrupt", "Stop a program running in the background (`run &`) at its main "
+     "loop's next safepoint, as Ctrl-C does in the foreground.", NULL},
     {"kill", cmd_kill, "kill", "Kill the program being debugged.", NULL},
     {"info", cmd_info, "info WHAT",
      "What the probe sees: probe, loops, loop, breakpoints, timers, handles, requests, pending, closing, watchers.",
@@ -32,6 +40,20 @@ static const struct uvdb_command uv__commands[] = {
     {"backtrace", cmd_backtrace, "backtrace", "The stopped loop thread's stack, innermost first (bt, where).", NULL},
     {"source", cmd_source, "source FILE", "Run the commands in FILE (as -x does).", NULL},
     {"echo", cmd_echo, "echo TEXT", "Print TEXT ({\"echo\": TEXT} in JSON).", NULL},
+    {"printf", cmd_printf, "printf \"FORMAT\", EXPR...",
+     "Print values formatted as C's printf: %d %u %x %s %f %%, escapes \\n \\t \\\" \\\\.", NULL},
+    {"print", cmd_print, "print EXPR", "Print the value of an expression: $iteration, $phase == \"poll\", $n + 1.",
+     NULL},
+    {"output", cmd_output, "output EXPR", "Print the value of an expression, with no newline.", NULL},
+    {"set", cmd_set, "set $NAME = EXPR", "Set a convenience variable (a number or a string).", NULL},
+    {"show", cmd_show, "show user [NAME]|convenience", "The user commands, or the convenience variables.",
+     uvdb_show_commands},
+    {"if", cmd_if, "if EXPR ... [else ...] end", "Run the lines up to else (or end) if EXPR is true, else the others.",
+     NULL},
+    {"while", cmd_while, "while EXPR ... end", "Run the lines up to end while EXPR is true.", NULL},
+    {"define", cmd_define, "define NAME ... end", "Define a command; its arguments are $arg0...$arg9, $argc.",
+     NULL},
+    {"document", cmd_document, "document NAME ... end", "The help text of a user command (help NAME).", NULL},
     {"help", cmd_help, "help [COMMAND]", "List commands, or explain one.", NULL},
     {"quit", cmd_quit, "quit", "Leave uvdb; a program it launched is killed.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -42,7 +64,8 @@ const struct uvdb_command *uvdb_lookup(const struct uvdb_command *table, const c
   static const struct {
     const char *alias, *name;
   } aliases[] = {{"c", "continue"}, {"r", "run"}, {"q", "quit"}, {"i", "info"}, {"exit", "quit"},
-                 {"n", "next"}, {"b", "break"}, {"d", "delete"}, {"bt", "backtrace"}, {"where", "backtrace"}};
+                 {"n", "next"},     {"s", "step"},   {"p", "print"}, {"b", "break"}, {"d", "delete"},
+                 {"bt", "backtrace"}, {"where", "backtrace"}};
   *ambiguous = 0;
   if (table == uv__commands)
     for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
@@ -77,6 +100,11 @@ int uvdb_dispatch(struct session *s, const struct uvdb_command *table, const cha
   return c->fn(s, argc, argv);
 }
 
+const struct uvdb_command *uvdb_command_named(const char *word) {
+  int ambiguous;
+  return uvdb_lookup(uv__commands, word, &ambiguous);
+}
+
 /* Split on blanks; double quotes group words. */
 static int uv__split(char *line, char **argv, int max) {
   int argc = 0;
@@ -103,6 +131,8 @@ static int uv__split(char *line, char **argv, int max) {
 }
 
 int uvdb_quit_requested;
+const char *uvdb_command_args = "";
+unsigned uvdb_commands_failed;
 
 /* Does an empty line repeat this command line?  (next, as in gdb) */
 int uvdb_repeatable(const char *line) {
@@ -111,7 +141,7 @@ int uvdb_repeatable(const char *line) {
   if (sscanf(line, "%63s", first) != 1)
     return 0;
   const struct uvdb_command *c = uvdb_lookup(uv__commands, first, &ambiguous);
-  return c && c->fn == cmd_next;
+  return c && (c->fn == cmd_next || c->fn == cmd_step);
 }
 
 int uvdb_execute(struct session *s, const char *line) {
@@ -126,7 +156,17 @@ int uvdb_execute(struct session *s, const char *line) {
   if (argc == 0)
     return 0;
   session_check(s);
-  int r = uvdb_dispatch(s, uv__commands, "", argc, argv);
+  session_poll(s);
+  /* printf, if, define's arguments... need the text as typed, quotes kept. */
+  const char *saved_args = uvdb_command_args;
+  const char *args = line + strspn(line, " \t");
+  args += strcspn(args, " \t");
+  uvdb_command_args = args + strspn(args, " \t");
+  int r = script_is_user_command(argv[0]) ? script_call_user(s, argv[0], uvdb_command_args)
+                                          : uvdb_dispatch(s, uv__commands, "", argc, argv);
+  uvdb_command_args = saved_args;
+  session_after_command(s);
+  uvdb_commands_failed += r < 0;
   fflush(stdout); /* each answer is out before the program writes again */
   if (uvdb_quit_requested)
     return 1;
@@ -153,14 +193,18 @@ int cmd_help(struct session *s, int argc, char **argv) {
         json_str(j, "help", c->help);
         json_close(j);
       }
+      script_help_user_list(j);
       json_end(j);
       return 0;
     }
     printf("Commands (unambiguous prefixes work):\n");
     for (const struct uvdb_command *c = uv__commands; c->name; c++)
       uv__help_line(c);
+    script_help_user_list(NULL);
     return 0;
   }
+  if (script_help_user(argv[1]) == 0)
+    return 0;
   int ambiguous;
   const struct uvdb_command *c = uvdb_lookup(uv__commands, argv[1], &ambiguous);
   if (!c)

@@ -25,6 +25,13 @@ int loopstate_layout_known(const char *version) {
   return sscanf(version, "%u.%u", &major, &minor) == 2 && major == 1 && minor >= 44 && minor <= 46;
 }
 
+int loopstate_timers_open_iteration(const char *version) {
+  unsigned major, minor;
+  if (strcmp(version, "<=1.44") == 0)
+    return 1;
+  return sscanf(version, "%u.%u", &major, &minor) == 2 && major == 1 && minor < 45;
+}
+
 #define TIMER_NODE_OFFSET offsetof(uv_timer_t, heap_node)
 #define MAX_TIMERS 100000
 

@@ -18,6 +18,8 @@ int target_read(pid_t pid, uint64_t addr, void *buf, size_t len);
 
 /* Is this libuv version's layout one uvdb knows ("1.46.0", "<=1.44")? */
 int loopstate_layout_known(const char *version);
+/* Do timers open an iteration in this version (before 1.45), or close it? */
+int loopstate_timers_open_iteration(const char *version);
 
 /* The loop's clock (loop->time, ms) and its timers in due order; at most
  * max.  Count, or -1 when the memory cannot be read or looks corrupt. */

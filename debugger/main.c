@@ -15,6 +15,7 @@ static void uv__usage(FILE *f) {
           "  -ex CMD      run CMD (repeatable; with -x, in the order given)\n"
           "  -x FILE      run the commands in FILE\n"
           "  --batch      exit after the commands (status 1 if one failed); kills a launched program\n"
+          "  -nx          do not run the init file ($XDG_CONFIG_HOME/uvdb/init, ~/.config/uvdb/init)\n"
           "  --json       answer every command with one JSON object per line\n"
           "  -q           no banner\n"
           "  --version    print the version\n"
@@ -102,6 +103,7 @@ static void uv__interactive(struct session *s) {
     }
     if (*line)
       snprintf(last, sizeof(last), "%s", line);
+    s->interrupted = 0; /* a Ctrl-C at the prompt is not for this command (a while loop ends at one) */
     int r = uvdb_execute(s, line);
     free(line);
     if (r == 1)
@@ -109,6 +111,17 @@ static void uv__interactive(struct session *s) {
   }
   if (tty && hist[0])
     write_history(hist);
+}
+
+/* The init file, run before -x and -ex: $XDG_CONFIG_HOME/uvdb/init, or
+ * ~/.config/uvdb/init, as the XDG base directories say.  Empty: none. */
+static void uv__init_file(char *path, size_t cap) {
+  const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+  path[0] = '\0';
+  if (xdg && xdg[0] == '/') /* a relative one is invalid: ignored, as the spec says */
+    snprintf(path, cap, "%s/uvdb/init", xdg);
+  else if (home && home[0])
+    snprintf(path, cap, "%s/.config/uvdb/init", home);
 }
 
 struct todo {
@@ -132,7 +145,7 @@ static char *uv__read_ex_line(void *ctx) {
 int main(int argc, char **argv) {
   struct session *s = &uvdb_session;
   struct todo todo[256];
-  int ntodo = 0, batch = 0, quiet = 0, failed = 0;
+  int ntodo = 0, batch = 0, quiet = 0, failed = 0, init = 1;
   int i = 1;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -151,6 +164,8 @@ int main(int argc, char **argv) {
         todo[ntodo].kind = strcmp(a, "-x") == 0 ? 'x' : 'e', todo[ntodo++].arg = argv[++i];
     } else if (strcmp(a, "--batch") == 0 || strcmp(a, "-batch") == 0) {
       batch = quiet = 1;
+    } else if (strcmp(a, "-nx") == 0 || strcmp(a, "--nx") == 0 || strcmp(a, "-n") == 0) {
+      init = 0;
     } else if (strcmp(a, "--json") == 0) {
       uvdb_json_mode = 1;
     } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
@@ -187,7 +202,14 @@ int main(int argc, char **argv) {
   if (batch && ntodo == 0)
     fprintf(stderr, "uvdb: --batch with no -ex or -x: nothing to do\n");
 
+  cond_set_lookup(convenience_lookup, s); /* breakpoint conditions see $variables too */
   int quit = 0;
+  char init_path[4096];
+  uv__init_file(init_path, sizeof(init_path));
+  if (init && init_path[0] && access(init_path, F_OK) == 0) {
+    int r = uvdb_source(s, init_path);
+    failed = r < 0, quit = r == 1;
+  }
   struct ex_reader exr = {todo, ntodo, 0};
   for (int k = 0; k < ntodo && !quit; k = exr.next) {
     exr.next = k + 1;
@@ -199,6 +221,9 @@ int main(int argc, char **argv) {
       quit = 1;
     s->interrupted = 0; /* Ctrl-C in batch mode ends the wait; the next command runs */
   }
+  /* Any command that failed, at any depth (a breakpoint's commands, a
+   * user command, the init file), makes the status 1. */
+  failed |= uvdb_commands_failed > 0;
   if (!batch && !quit)
     uv__interactive(s);
   session_kill(s);

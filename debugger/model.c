@@ -118,12 +118,18 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     p->last = d;
     if (d > p->max)
       p->max = d;
+    l->last_phase = phase;
+    l->last_phase_end = r->y;
+    l->last_iteration = r->x;
     if ((r->a32 & UVDB_PHASE_IN_ITERATION) && l->ncur < UVDB_MAX_ORDER)
       l->cur_order[l->ncur++] = phase;
     if (m->trace_phases && (!m->trace_loop || m->trace_loop == l->id))
       uv__trace_phase(l, phase, r->x, r->ts, d, shm);
     break;
   }
+  case UVDB_EV_RESUMED:
+    l->last_resumed = r->ts;
+    break;
   case UVDB_EV_STOPPED:
     m->stopped = 1;
     m->stop.loop_id = r->loop_id;
@@ -131,6 +137,9 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     m->stop.reason = r->a32 & 0xff;
     m->stop.phase = (int)(r->a32 >> 8) - 1;
     m->stop.iteration = r->x;
+    m->stop.callback = r->y;
+    l->last_stop_phase = m->stop.phase;
+    l->last_stop_iteration = r->x;
     break;
   default:
     break;
@@ -139,6 +148,15 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
 
 /* The main loop: loop 1 (the probe gives that id to the first loop run on
  * the main thread); without one, the first loop seen. */
+/* The phase a running loop is in now: the one after its last completed
+ * phase.  The cycle is the same in every libuv (1.45 moved only where an
+ * iteration begins), and it is phases.def's order. */
+int model_current_phase(const struct loop_model *l) {
+  if (l->last_resumed > l->last_phase_end) /* it left a stop since: in the stop's phase */
+    return l->last_stop_phase;
+  return l->last_phase_end ? (l->last_phase + 1) % UVDB_PHASE_COUNT : -1;
+}
+
 int model_main_loop(const struct model *m) {
   for (int i = 0; i < 64; i++)
     if (m->loops[i].seen)

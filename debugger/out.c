@@ -119,6 +119,18 @@ void json_null(struct json *j, const char *key) {
   fputs("null", stdout);
 }
 
+/* An expression's value: a whole number as an integer, void as null. */
+void json_value(struct json *j, const char *key, const struct cond_value *v) {
+  if (v->type == COND_STRING)
+    json_str(j, key, v->str);
+  else if (v->type == COND_VOID)
+    json_null(j, key);
+  else if (v->num == floor(v->num) && fabs(v->num) < 9e15)
+    json_int(j, key, (int64_t)v->num);
+  else
+    json_num(j, key, v->num);
+}
+
 static void uv__keyed_line(const char *key, const char *fmt, va_list ap, FILE *human) {
   char buf[2048];
   vsnprintf(buf, sizeof(buf), fmt, ap);

@@ -215,7 +215,8 @@ static void uv__handshake(struct session *s, int fd) {
   s->libuv_found = 1;
   s->no_libuv[0] = '\0';
   char welcome[4096];
-  size_t wl = (size_t)snprintf(welcome, sizeof(welcome), "protocol=1\nstart_paused=%d\n", s->start_paused);
+  size_t wl = (size_t)snprintf(welcome, sizeof(welcome), "protocol=%d\nstart_paused=%d\n", UVDB_PROTOCOL_VERSION,
+                               s->start_paused);
   wl += breakpoints_welcome(s, welcome + wl, sizeof(welcome) - wl);
   s->stops_seen = 0;
   if (uvdb_msg_send(fd, UVDB_MSG_WELCOME, welcome, wl, -1) != 0) {
@@ -301,50 +302,60 @@ static void uv__reap(struct session *s, int status) {
   uv__close_target(s);
 }
 
+/* One look at a running target: a probe's hello, the control socket, the
+ * rings, a stop, the exit.  Sleeps up to a millisecond on the probe's stop
+ * counter unless `flowing` (a fast writer: look again at once).  Returns
+ * whether the rings were busy. */
+static int uv__poll_once(struct session *s, int flowing) {
+  int timeout = flowing ? 0 : 1;
+  if (s->shm && timeout) {
+    struct timespec ms = {0, 1000 * 1000};
+    syscall(SYS_futex, (uint32_t *)&s->shm->stops, FUTEX_WAIT, (uint32_t)s->stops_seen, &ms, NULL, 0);
+    timeout = 0;
+  }
+  struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->ctl_fd, POLLIN, 0}};
+  int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, timeout);
+  if (r > 0 && (p[0].revents & POLLIN)) {
+    int fd = uvdb_accept(s->listen_fd);
+    if (fd >= 0)
+      uv__handshake(s, fd);
+  }
+  if (r > 0 && s->ctl_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+    uint32_t type;
+    char buf[256];
+    if (uvdb_msg_recv(s->ctl_fd, &type, buf, sizeof(buf), NULL, NULL, 0) < 0)
+      uv__close_target(s); /* exec, or exiting: the rings stay mapped */
+  }
+  int busy = uv__drain(s, 0) >= UVDB_RING_RECORDS / 4;
+  if (s->model.stopped) {
+    /* The probe stops at every armed phase; conditions and counts live here. */
+    int hit = breakpoints_should_stop(s); /* a step that lands on a breakpoint reports it, as in gdb */
+    uint32_t why = s->model.stop.reason;
+    /* a query's pause that came after uvdb stopped waiting for it: not a stop */
+    int stale_query = why == UVDB_STOP_QUERY && !s->query_waiting;
+    if (((why == UVDB_STOP_BREAKPOINT || why == UVDB_STOP_CALLBACK) && !hit) || stale_query) {
+      s->model.stopped = 0;
+      session_send(s, UVDB_MSG_RESUME, NULL, 0);
+      return busy;
+    }
+    s->state = TARGET_STOPPED;
+    return busy;
+  }
+  int status;
+  if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+    uv__reap(s, status);
+  return busy;
+}
+
 int session_wait(struct session *s) {
   int paused_sent = 0, flowing = 0;
   s->interrupted = 0;
   s->model.stopped = 0;
+  s->background = 0;
   while (s->state == TARGET_RUNNING) {
-    /* Sleep on the probe's stop counter, which it wakes at once when a loop
-     * parks; the sockets and the child are looked at every millisecond. */
-    int timeout = flowing ? 0 : 1; /* a fast writer: look again at once */
-    if (s->shm && timeout) {
-      struct timespec ms = {0, 1000 * 1000};
-      syscall(SYS_futex, (uint32_t *)&s->shm->stops, FUTEX_WAIT, (uint32_t)s->stops_seen, &ms, NULL, 0);
-      timeout = 0;
-    }
-    struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->ctl_fd, POLLIN, 0}};
-    int r = poll(p, s->ctl_fd >= 0 ? 2 : 1, timeout);
-    if (r > 0 && (p[0].revents & POLLIN)) {
-      int fd = uvdb_accept(s->listen_fd);
-      if (fd >= 0)
-        uv__handshake(s, fd);
-    }
-    if (r > 0 && s->ctl_fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      uint32_t type;
-      char buf[256];
-      if (uvdb_msg_recv(s->ctl_fd, &type, buf, sizeof(buf), NULL, NULL, 0) < 0)
-        uv__close_target(s); /* exec, or exiting: the rings stay mapped */
-    }
-    flowing = uv__drain(s, 0) >= UVDB_RING_RECORDS / 4;
-    if (s->model.stopped) {
-      /* The probe stops at every armed phase; conditions and counts live here. */
-      int hit = breakpoints_should_stop(s); /* a step that lands on a breakpoint reports it, as in gdb */
-      if (s->model.stop.reason == UVDB_STOP_BREAKPOINT && !hit) {
-        s->model.stopped = 0;
-        if (session_send(s, UVDB_MSG_RESUME, NULL, 0) == 0)
-          continue;
-      }
-      s->state = TARGET_STOPPED;
+    flowing = uv__poll_once(s, flowing);
+    if (s->state != TARGET_RUNNING)
       break;
-    }
-    int status;
-    pid_t w = waitpid(s->pid, &status, WNOHANG);
-    if (w == s->pid) {
-      uv__reap(s, status);
-      break;
-    }
     if (s->interrupted && !paused_sent) {
       paused_sent = 1;
       struct uvdb_msg_pause pause = {0, UVDB_STOP_INTERRUPT}; /* the main thread's loop */
@@ -355,6 +366,100 @@ int session_wait(struct session *s) {
     }
   }
   return 0;
+}
+
+/* Up to ms milliseconds: 1 if it stopped, 0 if still running, -1 if it ended. */
+static int uv__wait_for(struct session *s, unsigned ms) {
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  int flowing = 0;
+  s->model.stopped = 0;
+  while (s->state == TARGET_RUNNING) {
+    flowing = uv__poll_once(s, flowing);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= (long)ms)
+      break;
+  }
+  return s->state == TARGET_STOPPED ? 1 : s->state == TARGET_RUNNING ? 0 : -1;
+}
+
+/* `run &`: the program runs while commands are read; the probe's hello is
+ * answered before returning (it waits for no one for long). */
+int session_background(struct session *s) {
+  s->background = 1;
+  for (int i = 0; i < 5000 && s->state == TARGET_RUNNING && !s->probe_connected && !s->no_libuv[0]; i++)
+    uv__poll_once(s, 0);
+  return 0;
+}
+
+/* Between commands, a program running in the background: take its events,
+ * and report a stop or an exit as it happened. */
+void session_poll(struct session *s) {
+  if (s->state != TARGET_RUNNING || !s->background)
+    return;
+  int flowing;
+  s->model.stopped = 0;
+  do
+    flowing = uv__poll_once(s, 1);
+  while (flowing && s->state == TARGET_RUNNING);
+  if (s->state == TARGET_RUNNING)
+    return;
+  s->background = 0;
+  s->stop_generation++;
+  if (!breakpoints_silent(s))
+    session_report_state(s, s->state == TARGET_EXITED ? "exited" : "stopped");
+  if (s->state == TARGET_STOPPED)
+    breakpoints_after_stop(s);
+}
+
+/* A view of a loop that runs: pause it at its next safepoint for the time
+ * of one command (session_after_command resumes it).  0 when parked; -1
+ * when it reached none within 200 ms, with what it is busy with said.
+ * Loop 0: the main loop, which a program starting may not have run yet
+ * (its first safepoint is waited for up to 2 s). */
+int session_query(struct session *s, int loop_id) {
+  static const struct loop_model none;
+  const struct loop_model *l = loop_id ? &s->model.loops[loop_id - 1] : &none;
+  struct uvdb_msg_pause p = {l->tid, UVDB_STOP_QUERY};
+  if (session_send(s, UVDB_MSG_PAUSE, &p, sizeof(p)) != 0)
+    return -1;
+  s->query_waiting = 1;
+  int r = uv__wait_for(s, loop_id ? 200 : 2000);
+  s->query_waiting = 0;
+  if (r == 1 && s->model.stop.reason != UVDB_STOP_QUERY) {
+    /* a breakpoint came first: a stop to report and keep; the view reads it */
+    struct uvdb_msg_pause cancel = {l->tid, 0};
+    session_send(s, UVDB_MSG_PAUSE, &cancel, sizeof(cancel));
+    s->background = 0;
+    s->stop_generation++;
+    session_report_state(s, "stopped");
+    return 0;
+  }
+  if (r == 1) {
+    s->query_paused = 1;
+    return 0;
+  }
+  if (r < 0) {
+    session_report_state(s, "exited");
+    return -1;
+  }
+  struct uvdb_msg_pause cancel = {l->tid, 0};
+  session_send(s, UVDB_MSG_PAUSE, &cancel, sizeof(cancel));
+  if (!loop_id)
+    return uvdb_error("the program ran no loop within 2 s of being asked");
+  session_report_busy(s, loop_id);
+  return uvdb_error("loop %d reached no safepoint within 200 ms: it is busy (above); ask again, or interrupt",
+                    loop_id);
+}
+
+void session_after_command(struct session *s) {
+  if (!s->query_paused)
+    return;
+  s->query_paused = 0;
+  if (s->state == TARGET_STOPPED && session_send(s, UVDB_MSG_RESUME, NULL, 0) == 0) {
+    s->state = TARGET_RUNNING;
+    s->background = 1;
+  }
 }
 
 int session_send(struct session *s, uint32_t type, const void *payload, size_t len) {
@@ -386,6 +491,10 @@ int session_step(struct session *s) {
 int session_resume(struct session *s) {
   if (s->state != TARGET_STOPPED)
     return uvdb_error("the program is not stopped");
+  if (s->step_request)
+    s->step_request = 0; /* `step` armed the callbacks for this run */
+  else if (s->step_armed)
+    fprobes_arm(s, NULL);
   if (session_send(s, UVDB_MSG_RESUME, NULL, 0) != 0)
     return -1;
   s->state = TARGET_RUNNING;
@@ -417,24 +526,37 @@ void session_kill(struct session *s) {
   uv__reap(s, status);
 }
 
-static const char *const uv__stop_reasons[] = {"", "interrupt", "start", "interrupt", "breakpoint", "step"};
+static const char *const uv__stop_reasons[] = {"",           "interrupt", "start", "interrupt",
+                                               "breakpoint", "step",      "breakpoint", "finish"};
 #define UV__REASON(r) uv__stop_reasons[(r) < sizeof(uv__stop_reasons) / sizeof(uv__stop_reasons[0]) ? (r) : 0]
 
-/* The prompt: where a stopped loop is and why, "(uvdb loop 1 #3 poll, breakpoint 1) ". */
-const char *session_prompt(const struct session *s, char *buf, size_t cap) {
+/* The prompt: where a stopped loop is and why, "(uvdb loop 1 #3 poll, breakpoint 1) ",
+ * "(uvdb loop 1 #3 timers, on_timer, step) ". */
+const char *session_prompt(struct session *s, char *buf, size_t cap) {
   if (s->state != TARGET_STOPPED) {
     snprintf(buf, cap, "(uvdb) ");
     return buf;
   }
   const struct stop_info *st = &s->model.stop;
-  char why[32];
+  char why[32], fn[160] = "";
   if (st->bp_id)
     snprintf(why, sizeof(why), "breakpoint %d", st->bp_id);
   else
     snprintf(why, sizeof(why), "%s", UV__REASON(st->reason));
-  snprintf(buf, cap, "(uvdb loop %d #%llu %s%s, %s) ", st->loop_id, (unsigned long long)st->iteration,
-           st->reason == UVDB_STOP_IN_POLL ? "in " : "", phase_name(st->phase), why);
+  if (st->callback) {
+    char name[512];
+    snprintf(fn, sizeof(fn), ", %s%s", st->reason == UVDB_STOP_FINISH ? "after " : "",
+             session_callback_name(s, st->callback, name, sizeof(name)));
+  }
+  snprintf(buf, cap, "(uvdb loop %d #%llu %s%s%s, %s) ", st->loop_id, (unsigned long long)st->iteration,
+           st->reason == UVDB_STOP_IN_POLL ? "in " : "", phase_name(st->phase), fn, why);
   return buf;
+}
+
+/* A callback's name for prompts and reports: the function, without the
+ * parameters a demangled C++ name carries. */
+const char *session_callback_name(struct session *s, uint64_t addr, char *buf, size_t cap) {
+  return symbol_strip_params((char *)symbolize(session_symbolizer(s), addr, buf, cap));
 }
 
 void session_report_state(struct session *s, const char *command) {
@@ -457,6 +579,10 @@ void session_report_state(struct session *s, const char *command) {
       json_str(j, "phase", phase_name(s->model.stop.phase));
       json_uint(j, "iteration", s->model.stop.iteration);
       json_str(j, "reason", UV__REASON(s->model.stop.reason));
+      char name[512];
+      json_str(j, "callback",
+               s->model.stop.callback ? session_callback_name(s, s->model.stop.callback, name, sizeof(name)) : NULL);
+      json_bool(j, "returned", s->model.stop.reason == UVDB_STOP_FINISH);
       if (s->model.stop.bp_id)
         json_int(j, "breakpoint", s->model.stop.bp_id);
       else
@@ -477,7 +603,18 @@ void session_report_state(struct session *s, const char *command) {
       printf("[process %d exited with code %d]\n", (int)s->pid, s->exit_code);
   } else if (s->state == TARGET_STOPPED) {
     const struct stop_info *st = &s->model.stop;
-    if (st->reason == UVDB_STOP_IN_POLL)
+    char name[512];
+    const char *fn = st->callback ? session_callback_name(s, st->callback, name, sizeof(name)) : NULL;
+    if (fn && st->reason == UVDB_STOP_FINISH)
+      printf("Loop %d returned from %s (%s, iteration %llu)\n", st->loop_id, fn, phase_name(st->phase),
+             (unsigned long long)st->iteration);
+    else if (fn && st->bp_id)
+      printf("Breakpoint %d, loop %d in callback %s (%s, iteration %llu)\n", st->bp_id, st->loop_id, fn,
+             phase_name(st->phase), (unsigned long long)st->iteration);
+    else if (fn)
+      printf("Loop %d in callback %s (%s, iteration %llu, %s)\n", st->loop_id, fn, phase_name(st->phase),
+             (unsigned long long)st->iteration, UV__REASON(st->reason));
+    else if (st->reason == UVDB_STOP_IN_POLL)
       printf("Loop %d stopped in poll, waiting for events (iteration %llu)\n", st->loop_id,
              (unsigned long long)st->iteration);
     else if (st->bp_id)

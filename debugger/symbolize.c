@@ -7,7 +7,9 @@
 #include "../probes/wire.h"
 #include "loopstate.h"
 
+#include <ctype.h>
 #include <elfutils/libdwfl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,8 @@ struct symbolizer {
   int attached; /* the process state below is attached to dwfl */
   pid_t tid;
   const struct uvdb_stop_stack *regs;
+  const uint8_t *snap; /* a copy of the stack's top, read before the live process */
+  uint64_t snap_base, snap_len;
 };
 
 /* libdwfl's unwinder over a stopped thread it does not ptrace: one thread,
@@ -42,6 +46,10 @@ static pid_t uv__next_thread(Dwfl *dwfl, void *arg, void **thread_arg) {
 static bool uv__memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg) {
   (void)dwfl;
   struct symbolizer *sym = arg;
+  if (sym->snap && addr >= sym->snap_base && addr + sizeof(*result) <= sym->snap_base + sym->snap_len) {
+    memcpy(result, sym->snap + (addr - sym->snap_base), sizeof(*result));
+    return true;
+  }
   return target_read(sym->pid, addr, result, sizeof(*result)) == 0;
 }
 
@@ -77,15 +85,9 @@ static int uv__frame(Dwfl_Frame *frame, void *arg) {
   return DWARF_CB_OK;
 }
 
-struct symbolizer *symbolizer_open(pid_t pid) {
-  Dwfl *dwfl = dwfl_begin(&uv__callbacks);
-  if (!dwfl)
-    return NULL;
-  if (dwfl_linux_proc_report(dwfl, pid) != 0 || dwfl_report_end(dwfl, NULL, NULL) != 0) {
-    dwfl_end(dwfl);
-    return NULL;
-  }
-  struct symbolizer *sym = calloc(1, sizeof(*sym));
+/* A symbolizer over the modules just reported to dwfl (ok: they were). */
+static struct symbolizer *uv__wrap(Dwfl *dwfl, int ok, pid_t pid) {
+  struct symbolizer *sym = ok && dwfl_report_end(dwfl, NULL, NULL) == 0 ? calloc(1, sizeof(*sym)) : NULL;
   if (!sym) {
     dwfl_end(dwfl);
     return NULL;
@@ -95,11 +97,22 @@ struct symbolizer *symbolizer_open(pid_t pid) {
   return sym;
 }
 
+struct symbolizer *symbolizer_open(pid_t pid) {
+  Dwfl *dwfl = dwfl_begin(&uv__callbacks);
+  return dwfl ? uv__wrap(dwfl, dwfl_linux_proc_report(dwfl, pid) == 0, pid) : NULL;
+}
+
 int symbolizer_unwind(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs, uint64_t *pcs, int max) {
+  return symbolizer_unwind_copy(sym, tid, regs, NULL, 0, 0, pcs, max);
+}
+
+int symbolizer_unwind_copy(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs,
+                           const uint8_t *stack, uint64_t stack_base, uint64_t stack_len, uint64_t *pcs, int max) {
   if (!sym || !regs->valid)
     return -1;
   sym->tid = tid;
   sym->regs = regs;
+  sym->snap = stack, sym->snap_base = stack_base, sym->snap_len = stack_len;
   if (!sym->attached && !dwfl_attach_state(sym->dwfl, NULL, sym->pid, &uv__thread_callbacks, sym))
     return -1;
   sym->attached = 1;
@@ -151,4 +164,214 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
   const char *slash = module ? strrchr(module, '/') : NULL;
   snprintf(buf, cap, "%s+0x%llx", slash ? slash + 1 : module ? module : "?", (unsigned long long)(addr - base));
   return buf;
+}
+
+/* ---- names to addresses: `break callback GLOB` ---- */
+
+static const Dwfl_Callbacks uv__offline_callbacks = {
+    .find_elf = dwfl_build_id_find_elf,
+    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .section_address = dwfl_offline_section_address,
+};
+
+struct symbolizer *symbolizer_open_file(const char *path) {
+  Dwfl *dwfl = dwfl_begin(&uv__offline_callbacks);
+  return dwfl ? uv__wrap(dwfl, dwfl_report_offline(dwfl, path, path, -1) != NULL, -1) : NULL;
+}
+
+/* The longest run of identifier characters in a glob: every name it
+ * matches holds it, mangled or not, so it filters before demangling. */
+static void uv__literal(const char *glob, char *out, size_t cap) {
+  size_t best = 0, best_at = 0;
+  for (size_t i = 0; glob[i];) {
+    size_t j = i;
+    while (glob[j] && (isalnum((unsigned char)glob[j]) || glob[j] == '_'))
+      j++;
+    if (j - i > best)
+      best = j - i, best_at = i;
+    i = j > i ? j : i + 1;
+  }
+  if (best >= cap)
+    best = cap - 1;
+  memcpy(out, glob + best_at, best);
+  out[best] = '\0';
+}
+
+/* "ns::Class::fn(args) const" -> "ns::Class::fn": the name without its
+ * own parameter list, the last balanced (...) at the end; the parameters of
+ * a scope it is in stay ("f()::{lambda(uv_idle_s*)#1}::_FUN"). */
+char *symbol_strip_params(char *name) {
+  char *clone = strstr(name, " [clone ");
+  if (clone)
+    *clone = '\0';
+  size_t len = strlen(name);
+  if (len > 6 && strcmp(name + len - 6, " const") == 0)
+    len -= 6;
+  if (!len || name[len - 1] != ')')
+    return name;
+  int depth = 0;
+  for (size_t i = len; i-- > 0;) {
+    if (name[i] == ')')
+      depth++;
+    else if (name[i] == '(' && --depth == 0) {
+      if (i > 0)
+        name[i] = '\0';
+      break;
+    }
+  }
+  return name;
+}
+
+struct uv__sym_walk {
+  const char *glob;
+  char literal[128];
+  int qualified; /* the glob names a scope: "a::b" */
+  symbolizer_match_cb cb;
+  void *arg;
+  int count;
+  uint64_t seen[1024]; /* .symtab and .dynsym name a function twice */
+  int nseen;
+};
+
+static int uv__already(struct uv__sym_walk *w, uint64_t addr) {
+  for (int i = 0; i < w->nseen; i++)
+    if (w->seen[i] == addr)
+      return 1;
+  if (w->nseen < (int)(sizeof(w->seen) / sizeof(w->seen[0])))
+    w->seen[w->nseen++] = addr;
+  return 0;
+}
+
+/* Does `raw` (a symbol as stored) match?  Fills `shown` with the name to show. */
+static int uv__matches(struct uv__sym_walk *w, const char *raw, char *shown, size_t cap) {
+  snprintf(shown, cap, "%s", raw);
+  int mangled = raw[0] == '_' && raw[1] == 'Z';
+  if (fnmatch(w->glob, raw, 0) == 0 && (!mangled || !strchr("*?[", w->glob[0])))
+    return 1; /* a glob that starts wild would match a mangled name's parameter types */
+  if (!mangled || (w->literal[0] && !strstr(raw, w->literal)))
+    return 0;
+  int status = -1;
+  char *full = __cxa_demangle(raw, NULL, NULL, &status);
+  if (status != 0 || !full) {
+    free(full);
+    return 0;
+  }
+  char base[1024];
+  snprintf(base, sizeof(base), "%s", full);
+  symbol_strip_params(base);
+  const char *last = base;
+  for (const char *p = base; (p = strstr(p, "::")) != NULL; p += 2)
+    last = p + 2;
+  int ok = (strchr(w->glob, '(') && fnmatch(w->glob, full, 0) == 0) || fnmatch(w->glob, base, 0) == 0 ||
+           (!w->qualified && fnmatch(w->glob, last, 0) == 0);
+  if (ok)
+    snprintf(shown, cap, "%s", base);
+  free(full);
+  return ok;
+}
+
+static int uv__walk_module(Dwfl_Module *mod, void **userdata, const char *mname, Dwarf_Addr start, void *arg) {
+  (void)userdata, (void)mname, (void)start;
+  struct uv__sym_walk *w = arg;
+  int n = dwfl_module_getsymtab(mod);
+  for (int i = 1; i < n; i++) {
+    GElf_Sym s;
+    GElf_Addr addr;
+    const char *raw = dwfl_module_getsym_info(mod, i, &s, &addr, NULL, NULL, NULL);
+    if (!raw || !*raw || s.st_shndx == SHN_UNDEF ||
+        (GELF_ST_TYPE(s.st_info) != STT_FUNC && GELF_ST_TYPE(s.st_info) != STT_GNU_IFUNC) ||
+        strstr(raw, ".cold"))
+      continue; /* a function's cold part is jumped to, never called */
+    char shown[512];
+    if (!uv__matches(w, raw, shown, sizeof(shown)) || uv__already(w, addr))
+      continue;
+    w->count++;
+    if (w->cb && w->cb(w->arg, shown, addr, s.st_size) != 0)
+      return DWARF_CB_ABORT;
+  }
+  return DWARF_CB_OK;
+}
+
+int symbolizer_find(struct symbolizer *sym, const char *glob, symbolizer_match_cb cb, void *arg) {
+  if (!sym)
+    return -1;
+  struct uv__sym_walk *w = calloc(1, sizeof(*w));
+  if (!w)
+    return -1;
+  w->glob = glob, w->cb = cb, w->arg = arg;
+  w->qualified = strstr(glob, "::") != NULL;
+  uv__literal(glob, w->literal, sizeof(w->literal));
+  dwfl_getmodules(sym->dwfl, uv__walk_module, w, 0);
+  int count = w->count;
+  free(w);
+  return count;
+}
+
+/* Edit distance, for "did you mean": small words only. */
+static int uv__distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 63 || lb > 63)
+    return 99;
+  int row[64];
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int prev = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int cur = row[j];
+      int sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+      int best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
+      row[j] = sub < best ? sub : best;
+      prev = cur;
+    }
+  }
+  return row[lb];
+}
+
+struct uv__suggest {
+  const char *word;
+  char *out;
+  size_t cap;
+  int n;
+};
+
+static int uv__suggest_module(Dwfl_Module *mod, void **userdata, const char *mname, Dwarf_Addr start, void *arg) {
+  (void)userdata, (void)mname, (void)start;
+  struct uv__suggest *g = arg;
+  int n = dwfl_module_getsymtab(mod);
+  for (int i = 1; i < n && g->n < 6; i++) {
+    GElf_Sym s;
+    GElf_Addr addr;
+    const char *raw = dwfl_module_getsym_info(mod, i, &s, &addr, NULL, NULL, NULL);
+    if (!raw || raw[0] == '_' || s.st_shndx == SHN_UNDEF || GELF_ST_TYPE(s.st_info) != STT_FUNC)
+      continue;
+    int close = strcasestr(raw, g->word) != NULL || uv__distance(raw, g->word) <= 2;
+    if (!close || strstr(g->out, raw))
+      continue;
+    size_t len = strlen(g->out);
+    snprintf(g->out + len, g->cap - len, "%s%s", g->n ? ", " : "", raw);
+    g->n++;
+  }
+  return DWARF_CB_OK;
+}
+
+int symbolizer_suggest(struct symbolizer *sym, const char *glob, char *out, size_t cap) {
+  out[0] = '\0';
+  char word[128];
+  uv__literal(glob, word, sizeof(word));
+  if (!sym || strlen(word) < 3)
+    return 0;
+  struct uv__suggest g = {word, out, cap, 0};
+  dwfl_getmodules(sym->dwfl, uv__suggest_module, &g, 0);
+  return g.n;
+}
+
+uint64_t symbolizer_function_size(struct symbolizer *sym, uint64_t addr) {
+  Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
+  GElf_Off off = 0;
+  GElf_Sym s;
+  if (!mod || !dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL) || off != 0)
+    return 0;
+  return s.st_size;
 }

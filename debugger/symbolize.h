@@ -18,11 +18,35 @@ struct uvdb_stop_stack;
  * reading its stack remotely; up to max return addresses, innermost first
  * (the first is the pc itself).  Count, or -1. */
 int symbolizer_unwind(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs, uint64_t *pcs, int max);
+/* The same for a thread that ran on: the top of its stack as copied when
+ * sampled ([stack_base, +stack_len)), the rest read from the process. */
+int symbolizer_unwind_copy(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs,
+                           const uint8_t *stack, uint64_t stack_base, uint64_t stack_len, uint64_t *pcs, int max);
 
 /* The file name of the module holding addr ("libuv.so.1.0.0"), or "". */
 const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
 
 /* "function", "function+0xOFF", "module+0xOFF", or "0xADDR"; never NULL. */
 const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
+
+/* Cut a demangled name's own parameter list, in place; returns name. */
+char *symbol_strip_params(char *name);
+
+/* The function starting at addr: its size.  0 if addr starts none. */
+uint64_t symbolizer_function_size(struct symbolizer *sym, uint64_t addr);
+
+/* The symbols of an ELF file not running (a program before `run`). */
+struct symbolizer *symbolizer_open_file(const char *path);
+
+/* Every function whose name matches the glob: as stored, demangled without
+ * its parameters (with them when the glob has a '('), or (a glob naming no scope) its last component, so
+ * "RunTimers" finds node::Environment::RunTimers.  cb returns non-zero to
+ * stop.  Count of matches, or -1. */
+typedef int (*symbolizer_match_cb)(void *arg, const char *name, uint64_t addr, uint64_t size);
+int symbolizer_find(struct symbolizer *sym, const char *glob, symbolizer_match_cb cb, void *arg);
+
+/* A few function names close to the glob's words, "a, b, c", for a glob
+ * that matched nothing.  How many. */
+int symbolizer_suggest(struct symbolizer *sym, const char *glob, char *out, size_t cap);
 
 #endif

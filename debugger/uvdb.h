@@ -28,6 +28,7 @@ void json_uint(struct json *j, const char *key, uint64_t v);
 void json_num(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, int v);
 void json_null(struct json *j, const char *key);
+void json_value(struct json *j, const char *key, const struct cond_value *v); /* null for void */
 
 /* ---- the event model: what the events say about each loop (model.c) ---- */
 #define UVDB_MAX_ORDER 16
@@ -47,6 +48,11 @@ struct loop_model {
   struct phase_stats phase[UVDB_PHASE_COUNT];
   int cur_order[UVDB_MAX_ORDER], ncur;
   int last_order[UVDB_MAX_ORDER], nlast; /* the last complete iteration */
+  int last_phase;                        /* the last phase completed, */
+  uint64_t last_phase_end, last_iteration; /* when (TSC), and in which iteration */
+  uint64_t last_resumed;                 /* when it last left a stop (TSC) */
+  int last_stop_phase;                   /* where that stop was */
+  uint64_t last_stop_iteration;
 };
 
 struct stop_info {
@@ -55,6 +61,7 @@ struct stop_info {
   int phase; /* -1: none */
   uint32_t reason;
   uint64_t iteration;
+  uint64_t callback; /* the function a callback stop is in (or returned from), 0 at a phase boundary */
 };
 
 struct model {
@@ -71,6 +78,7 @@ void model_reset(struct model *m);
 void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb_ring *ring,
                  const struct uvdb_shm_header *shm);
 int model_main_loop(const struct model *m);
+int model_current_phase(const struct loop_model *l); /* -1: not known yet */
 const char *phase_name(int phase);
 int phase_by_name(const char *name);
 const char *event_name(int type);
@@ -80,10 +88,17 @@ uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc);
 /* ---- breakpoints (cmd_break.c) ---- */
 #define UVDB_MAX_BREAKPOINTS 64
 
+enum breakpoint_type { BP_PHASE, BP_CALLBACK };
+#define UVDB_BP_MAX_LOCATIONS 64
+
 struct breakpoint {
   int id; /* 0: free slot */
   int enabled, temporary;
-  int phase;
+  enum breakpoint_type type;
+  int phase;                               /* BP_PHASE */
+  char pattern[256];                       /* BP_CALLBACK: a glob over function names */
+  uint64_t location[UVDB_BP_MAX_LOCATIONS]; /* its functions in the running image */
+  int nlocations;
   int loop; /* 0: every loop */
   uint64_t hits, ignore;
   struct cond cond;
@@ -115,12 +130,22 @@ struct session {
   volatile sig_atomic_t interrupted;
   int start_paused;
   int batch;
+  int background;    /* `run &`: the program runs while commands are read */
+  int query_waiting; /* a view waits for a loop to park */
+  int query_paused;  /* a view parked a running loop: resumed after the command */
+  int step_armed;   /* fprobes armed for `step` */
+  int step_request; /* the next resume is a `step`: keep them armed */
 };
 
 extern struct session uvdb_session;
 
 int session_launch(struct session *s, int start_paused);
 int session_wait(struct session *s); /* until stopped or exited */
+int session_background(struct session *s);   /* `run &`: answer the probe, return */
+void session_poll(struct session *s);         /* between commands: events, stops, exit */
+int session_query(struct session *s, int loop_id); /* park a running loop for one view */
+void session_after_command(struct session *s);     /* resume a loop a view parked */
+void session_report_busy(struct session *s, int loop_id); /* what a loop stuck in a callback does */
 int session_resume(struct session *s);
 int session_send(struct session *s, uint32_t type, const void *payload, size_t len);
 int session_step(struct session *s); /* park the stopped loop at its next safepoint */
@@ -129,15 +154,28 @@ void session_kill(struct session *s);
 void session_check(struct session *s); /* report a target that died between commands */
 uint64_t session_drain(struct session *s);
 void session_report_state(struct session *s, const char *command);
-const char *session_prompt(const struct session *s, char *buf, size_t cap);
+const char *session_prompt(struct session *s, char *buf, size_t cap);
+const char *session_callback_name(struct session *s, uint64_t addr, char *buf, size_t cap);
 const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap);
 
-size_t breakpoints_welcome(const struct session *s, char *buf, size_t cap);
+size_t breakpoints_welcome(struct session *s, char *buf, size_t cap);
 void breakpoints_push(struct session *s);
 int breakpoints_should_stop(struct session *s);
 void breakpoints_after_stop(struct session *s);
 int breakpoints_silent(const struct session *s);
 void breakpoint_clear(struct breakpoint *b);
+
+/* ---- function probes, the debugger's side (fprobes.c) ---- */
+/* The probe slot for the function at addr (size bytes): its own, or a new
+ * one to install.  -1: no probe memory, or every slot taken. */
+int fprobe_slot(struct session *s, uint64_t addr, uint64_t size);
+int fprobes_requested(const struct session *s);
+/* Have a parked loop install the requested slots; waits for its answer. */
+int fprobes_install(struct session *s);
+/* Arm the slots: break for enabled callback breakpoints, step for those in
+ * `step` (UVDB_FPROBE_SLOTS flags, or NULL), then tell the probe. */
+void fprobes_arm(struct session *s, const uint8_t *step);
+const struct uvdb_fprobe_slot *fprobe_find(const struct session *s, uint64_t addr);
 
 /* Where a command that reads more lines (commands ... end) takes them from:
  * the next -ex arguments, the script file, or the prompt.  A malloc'd line,
@@ -158,17 +196,20 @@ struct uvdb_command {
 
 extern const struct uvdb_command uvdb_info_commands[];
 extern const struct uvdb_command uvdb_trace_commands[];
+extern const struct uvdb_command uvdb_show_commands[];
 
 int cmd_run(struct session *s, int argc, char **argv);
 int cmd_start(struct session *s, int argc, char **argv);
 int cmd_continue(struct session *s, int argc, char **argv);
 int cmd_kill(struct session *s, int argc, char **argv);
+int cmd_interrupt(struct session *s, int argc, char **argv);
 int cmd_quit(struct session *s, int argc, char **argv);
 int cmd_info(struct session *s, int argc, char **argv);
 int cmd_trace(struct session *s, int argc, char **argv);
 int cmd_help(struct session *s, int argc, char **argv);
 int cmd_next(struct session *s, int argc, char **argv);
 int cmd_finish(struct session *s, int argc, char **argv);
+int cmd_step(struct session *s, int argc, char **argv);
 int cmd_break(struct session *s, int argc, char **argv);
 int cmd_tbreak(struct session *s, int argc, char **argv);
 int cmd_delete(struct session *s, int argc, char **argv);
@@ -185,8 +226,20 @@ int cmd_info_requests(struct session *s, int argc, char **argv);
 int cmd_info_closing(struct session *s, int argc, char **argv);
 int cmd_info_watchers(struct session *s, int argc, char **argv);
 int cmd_backtrace(struct session *s, int argc, char **argv);
+int loop_callbacks(struct session *s, uint64_t *out, int max);
 int cmd_source(struct session *s, int argc, char **argv);
 int cmd_echo(struct session *s, int argc, char **argv);
+int cmd_printf(struct session *s, int argc, char **argv);
+int cmd_print(struct session *s, int argc, char **argv);
+int cmd_output(struct session *s, int argc, char **argv);
+int cmd_if(struct session *s, int argc, char **argv);
+int cmd_while(struct session *s, int argc, char **argv);
+int cmd_define(struct session *s, int argc, char **argv);
+int cmd_document(struct session *s, int argc, char **argv);
+int cmd_show(struct session *s, int argc, char **argv);
+int cmd_show_user(struct session *s, int argc, char **argv);
+int cmd_set(struct session *s, int argc, char **argv);
+int cmd_show_convenience(struct session *s, int argc, char **argv);
 int uvdb_source(struct session *s, const char *path); /* 0, -1 failed, 1 quit */
 char *uvdb_read_file_line(void *file);
 
@@ -196,5 +249,36 @@ int uvdb_dispatch(struct session *s, const struct uvdb_command *table, const cha
 const struct uvdb_command *uvdb_lookup(const struct uvdb_command *table, const char *word, int *ambiguous);
 char *uvdb_complete(const char *text, int state, const char *line_before);
 extern int uvdb_quit_requested;
+const struct uvdb_command *uvdb_command_named(const char *word); /* a built-in command, by name, alias or prefix */
+extern const char *uvdb_command_args; /* the running command's arguments as typed, quotes kept */
+extern unsigned uvdb_commands_failed; /* commands that failed, at any depth: --batch's exit status */
+
+/* ---- scripting: blocks, user commands (cmd_script.c) ---- */
+struct script_body {
+  char **lines; /* without their indentation */
+  int n;
+  int else_at; /* the index of an if's `else`, or -1 */
+};
+
+/* Reads a block's lines from uvdb_reader up to the `end` that closes it,
+ * nested blocks whole (text: a document's, where nothing nests).  0, or -1
+ * (said) without `end`. */
+int script_read_body(const char *what, int text, struct script_body *b);
+void script_body_free(struct script_body *b);
+int script_run_lines(struct session *s, char **lines, int n); /* 0, -1 failed, 1 quit */
+/* A breakpoint's commands: they end when one of them resumes the program. */
+int script_run_commands(struct session *s, char **lines, int n);
+int script_is_user_command(const char *name);
+int script_call_user(struct session *s, const char *name, const char *args_text);
+int script_help_user(const char *name); /* -1: no such user command */
+void script_help_user_list(struct json *j); /* into help's array, or printed */
+
+/* ---- convenience variables (convenience.c) ---- */
+int convenience_lookup(void *session, const char *name, struct cond_value *out);
+void convenience_env(struct session *s, struct cond_env *env);
+/* Parse and evaluate TEXT; -1 with the error said. */
+int convenience_eval(struct session *s, const char *text, struct cond *c, struct cond_value *out);
+int convenience_set(const char *name, const struct cond_value *v); /* -1 with the error said */
+void convenience_clear(void);
 
 #endif

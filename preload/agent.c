@@ -27,11 +27,29 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     struct uvdb_msg_pause p = {0, UVDB_STOP_INTERRUPT};
     if (len >= sizeof(p))
       __builtin_memcpy(&p, payload, sizeof(p));
-    uvdb_request_pause(p.tid ? p.tid : (uint32_t)uvdb_sys0(SYS_getpid), p.reason);
+    uint32_t tid = p.tid ? p.tid : (uint32_t)uvdb_sys0(SYS_getpid);
+    if (!p.reason)
+      uvdb_cancel_pause();
+    else if (!(p.reason & UVDB_PAUSE_AT_CALLBACK))
+      uvdb_request_pause(tid, p.reason);
+    else if ((p.reason & 0xff) == UVDB_STOP_FINISH)
+      atomic_store(&uvdb_probe.finish_tid, tid);
+    else
+      atomic_store(&uvdb_probe.step_tid, tid);
     break;
   }
   case UVDB_MSG_RESUME:
     uvdb_resume_all();
+    break;
+  case UVDB_MSG_SAMPLE: {
+    uint32_t tid = 0;
+    if (len >= sizeof(tid))
+      __builtin_memcpy(&tid, payload, sizeof(tid));
+    uvdb_request_sample(tid ? tid : (uint32_t)uvdb_sys0(SYS_getpid));
+    break;
+  }
+  case UVDB_MSG_FPROBES:
+    uvdb_fprobe_sync();
     break;
   case UVDB_MSG_BREAKPOINTS:
     if (len >= sizeof(struct uvdb_msg_breakpoints))

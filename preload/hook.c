@@ -23,7 +23,8 @@ struct near_region {
   size_t used;
 };
 
-static struct near_region uv__near_regions[NEAR_MAX_REGIONS];
+static struct near_region uv__near_regions[NEAR_MAX_REGIONS];      /* code: R-X */
+static struct near_region uv__near_data_regions[NEAR_MAX_REGIONS]; /* flags the code reads: RW- */
 
 static int uv__within_rel32(const void *a, const void *b, size_t len) {
   int64_t d1 = (int64_t)((uintptr_t)a - (uintptr_t)b);
@@ -38,23 +39,27 @@ static int uv__set_prot(void *addr, size_t len, int prot) {
   return mprotect((void *)start, end - start, prot);
 }
 
-/* Map a fresh region in a gap of /proc/self/maps close to `near`. */
-static uint8_t *uv__map_near(const void *near) {
-  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return NULL;
+const char *uvdb_hook_self_maps(void) {
   static char buf[256 * 1024];
   size_t n = 0;
-  ssize_t r;
-  while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
-    n += (size_t)r;
-  close(fd);
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t r;
+    while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+      n += (size_t)r;
+    close(fd);
+  }
   buf[n] = '\0';
+  return buf;
+}
 
+/* Map a fresh region in a gap of /proc/self/maps close to `near`. */
+static uint8_t *uv__map_near(const void *near, int prot) {
+  const char *buf = uvdb_hook_self_maps();
   uintptr_t target = (uintptr_t)near, best = 0, best_dist = UINTPTR_MAX;
   uintptr_t prev_end = 0x10000; /* stay above vm.mmap_min_addr */
-  for (char *line = buf; line && *line;) {
-    char *nl = strchr(line, '\n');
+  for (const char *line = buf; line && *line;) {
+    const char *nl = strchr(line, '\n');
     uintptr_t lo, hi;
     if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &lo, &hi) == 2) {
       if (lo > prev_end && lo - prev_end >= NEAR_REGION_SIZE) {
@@ -74,7 +79,7 @@ static uint8_t *uv__map_near(const void *near) {
   }
   if (!best)
     return NULL;
-  void *p = mmap((void *)best, NEAR_REGION_SIZE, PROT_READ | PROT_EXEC,
+  void *p = mmap((void *)best, NEAR_REGION_SIZE, prot,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
   if (p == MAP_FAILED)
     return NULL;
@@ -85,12 +90,12 @@ static uint8_t *uv__map_near(const void *near) {
   return p;
 }
 
-uint8_t *uvdb_hook_alloc_near(const void *near, size_t len) {
+static uint8_t *uv__alloc_near(struct near_region *regions, int prot, const void *near, size_t len) {
   len = (len + 15) & ~(size_t)15;
   for (int i = 0; i < NEAR_MAX_REGIONS; i++) {
-    struct near_region *r = &uv__near_regions[i];
+    struct near_region *r = &regions[i];
     if (!r->base) {
-      r->base = uv__map_near(near);
+      r->base = uv__map_near(near, prot);
       if (!r->base)
         return NULL;
     }
@@ -101,6 +106,14 @@ uint8_t *uvdb_hook_alloc_near(const void *near, size_t len) {
     }
   }
   return NULL;
+}
+
+uint8_t *uvdb_hook_alloc_near(const void *near, size_t len) {
+  return uv__alloc_near(uv__near_regions, PROT_READ | PROT_EXEC, near, len);
+}
+
+uint8_t *uvdb_hook_alloc_near_data(const void *near, size_t len) {
+  return uv__alloc_near(uv__near_data_regions, PROT_READ | PROT_WRITE, near, len);
 }
 
 /* A jmp rel32 written to `buf`, to run at address `at`. */
@@ -249,7 +262,7 @@ int uvdb_hook_prepare(struct uvdb_hook *h) {
   return 0;
 }
 
-static int uv__write_code(uint8_t *at, const uint8_t *bytes, size_t len) {
+int uvdb_hook_write_code(uint8_t *at, const uint8_t *bytes, size_t len) {
   if (uv__set_prot(at, len, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
     return -1;
   memcpy(at, bytes, len);
@@ -269,7 +282,20 @@ int uvdb_hook_install(struct uvdb_hook *h) {
   /* Straight to the replacement when it is within reach, else by the stub. */
   const void *to = uv__within_rel32(h->replacement, h->target + 5, 0) ? h->replacement : (const void *)h->stub;
   uv__emit_rel_jmp(patch, h->target, to);
-  if (uv__write_code(h->target, patch, h->stolen) != 0) {
+  /* Within one aligned quadword, one store: a thread running the function
+   * meanwhile sees the old prologue or the jmp, never half of each. */
+  uintptr_t word = (uintptr_t)h->target & ~(uintptr_t)7, at = (uintptr_t)h->target - word;
+  if (at + h->stolen <= 8) {
+    uint64_t v;
+    memcpy(&v, (const void *)word, 8);
+    memcpy((uint8_t *)&v + at, patch, h->stolen);
+    if (uv__set_prot((void *)word, 8, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
+      snprintf(h->reason, sizeof(h->reason), "cannot write code: %s", strerror(errno));
+      return -1;
+    }
+    __atomic_store_n((uint64_t *)word, v, __ATOMIC_SEQ_CST);
+    uv__set_prot((void *)word, 8, PROT_READ | PROT_EXEC);
+  } else if (uvdb_hook_write_code(h->target, patch, h->stolen) != 0) {
     snprintf(h->reason, sizeof(h->reason), "cannot write code: %s", strerror(errno));
     return -1;
   }
@@ -280,7 +306,7 @@ int uvdb_hook_install(struct uvdb_hook *h) {
 int uvdb_hook_remove(struct uvdb_hook *h) {
   if (!h->installed)
     return 0;
-  if (uv__write_code(h->target, h->saved, h->stolen) != 0)
+  if (uvdb_hook_write_code(h->target, h->saved, h->stolen) != 0)
     return -1;
   h->installed = 0;
   return 0;

@@ -38,5 +38,11 @@ int uvdb_hook_remove(struct uvdb_hook *h);
 
 /* Executable memory within a rel32 jump of `near`; NULL if none. */
 uint8_t *uvdb_hook_alloc_near(const void *near, size_t len);
+/* Writable memory within rel32 reach of `near`, for data code reads rip-relative. */
+uint8_t *uvdb_hook_alloc_near_data(const void *near, size_t len);
+/* /proc/self/maps, read into a static buffer (install time only). */
+const char *uvdb_hook_self_maps(void);
+/* Copy bytes over code (made writable for the copy, then R-X again). */
+int uvdb_hook_write_code(uint8_t *at, const uint8_t *bytes, size_t len);
 
 #endif

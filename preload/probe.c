@@ -204,6 +204,8 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   if (strstr(reply, "start_paused=1"))
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
   uv__welcome_breakpoints(reply);
+  if (strstr(reply, "fprobes=1"))
+    uvdb_fprobe_install_requested(); /* `break callback` set before the program ran */
   pthread_atfork(NULL, NULL, uv__atfork_child);
   atomic_store(&uvdb_probe.active, 1);
   if (uvdb_agent_start(sock) != 0) {

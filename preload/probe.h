@@ -23,6 +23,7 @@ struct uvdb_loop {
   _Atomic int phase;           /* UVDB_PHASE_POLL while polling, else -1 */
   _Atomic uint64_t iterations; /* completed and current */
   _Atomic uint32_t armed;      /* phases with a breakpoint on this loop (1 << phase) */
+  uint64_t stack_hi;           /* the end of its thread's stack, for samples */
 };
 
 struct uvdb_probe_state {
@@ -36,6 +37,10 @@ struct uvdb_probe_state {
   _Atomic uint32_t resume_seq; /* futex word: bumped to release parked loops */
   _Atomic uint32_t parked;     /* loops parked now */
   _Atomic uint32_t bp_mask[UVDB_BP_SLOTS]; /* armed phases: [0] any loop, [N] loop N */
+  _Atomic uint32_t step_tid;   /* `step`: this thread stops at the next armed callback */
+  _Atomic uint32_t finish_tid; /* `finish`: this thread, parked in a callback, stops at its return */
+  _Atomic int fprobe_work;     /* fprobe slots requested: a loop thread installs them */
+  _Atomic uint32_t sample_tid; /* this loop thread copies its stack in the kick handler */
   struct uvdb_shm_header *shm;
   int kick_signal;
   struct uvdb_libuv lib;
@@ -58,6 +63,7 @@ struct uvdb_run_frame {
   uint8_t anchor_kind;
   uint8_t anchor_phase;
   uint8_t trailing_timers; /* 1.44's UV_RUN_ONCE: the timers run that ends the run */
+  uint8_t cur_phase;       /* the phase running now, for stops in callbacks */
 };
 
 /* Per-thread state, everything a hook touches in two adjacent cache lines
@@ -116,14 +122,27 @@ static inline int uvdb_safepoint_wanted(const struct uvdb_loop *l, int phase) {
          (((atomic_load_explicit(&l->armed, memory_order_relaxed) >> phase) & 1) ||
           atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed));
 }
+/* Park this loop thread: `regs` are where the unwinder starts (NULL: here),
+ * `callback` the function a callback stop is in (0: none). */
+struct uvdb_stop_stack;
+void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iteration,
+               const struct uvdb_stop_stack *regs, uint64_t callback);
 void uvdb_request_pause(uint32_t tid, uint32_t reason);
+void uvdb_cancel_pause(void);
+void uvdb_request_sample(uint32_t tid); /* the agent: kick the thread to copy its stack */
 void uvdb_set_breakpoints(const uint32_t *mask); /* UVDB_BP_SLOTS masks */
 void uvdb_resume_all(void);                      /* release parked loops */
 void uvdb_release_all(void); /* the debugger is gone: no pause, no breakpoint, resume */
 void uvdb_safepoint_release_signal(void);
 int uvdb_safepoint_init(void);
 
+/* Function probes (preload/fprobe.c): `break callback` and `step`. */
+void uvdb_fprobe_install_requested(void); /* a normal thread: the constructor or a parked loop */
+void uvdb_fprobe_sync(void);              /* the agent: arm as the slots say; raw syscalls only */
+void uvdb_fprobe_disarm_all(void);        /* the agent: the debugger is gone */
+
 /* The loop probes (probes/loop.c). */
 struct uvdb_hook *uvdb_loop_hooks(size_t *n);
+const struct uvdb_hook *uvdb_loop_hooks_installed(size_t *n); /* as they are, for checks */
 
 #endif

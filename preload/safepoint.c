@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,14 @@ struct uvdb_loop *uvdb_loop_get(void *loop) {
       continue;
     }
     l->id = (uint16_t)(i + 1);
+    pthread_attr_t attr;
+    void *stack_lo;
+    size_t stack_size;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+      if (pthread_attr_getstack(&attr, &stack_lo, &stack_size) == 0)
+        l->stack_hi = (uint64_t)(uintptr_t)stack_lo + stack_size;
+      pthread_attr_destroy(&attr);
+    }
     atomic_store(&l->armed, atomic_load(&uvdb_probe.bp_mask[0]) |
                                 (l->id < UVDB_BP_SLOTS ? atomic_load(&uvdb_probe.bp_mask[l->id]) : 0));
     atomic_store(&l->phase, -1);
@@ -80,29 +89,28 @@ __attribute__((noinline)) static void uv__here(struct uvdb_stop_stack *st) {
   st->r12 = r12, st->r13 = r13, st->r14 = r14, st->r15 = r15;
 }
 
-/* Park this loop thread until resumed or the debugger goes away.  `uc`:
- * the interrupted context when parked from the kick signal. */
-static void uv__park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, const ucontext_t *uc) {
+void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, const struct uvdb_stop_stack *regs,
+               uint64_t callback) {
   if (!uvdb_probe.shm)
     return;
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
   struct uvdb_stop_stack *st = uvdb_shm_stack(uvdb_probe.shm, l->id);
-  if (uc) {
-    const greg_t *g = uc->uc_mcontext.gregs;
-    st->rip = (uint64_t)g[REG_RIP], st->rsp = (uint64_t)g[REG_RSP], st->rbp = (uint64_t)g[REG_RBP];
-    st->rbx = (uint64_t)g[REG_RBX], st->r12 = (uint64_t)g[REG_R12], st->r13 = (uint64_t)g[REG_R13];
-    st->r14 = (uint64_t)g[REG_R14], st->r15 = (uint64_t)g[REG_R15];
-  } else {
+  if (regs)
+    *st = *regs;
+  else
     uv__here(st);
-  }
   st->valid = 1;
-  uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, 0);
+  uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, callback);
   atomic_fetch_add(&uvdb_probe.shm->stops, 1);
   uvdb_sys3(SYS_futex, (uint32_t *)&uvdb_probe.shm->stops, FUTEX_WAKE, INT32_MAX); /* not private: uvdb waits */
   atomic_fetch_add(&uvdb_probe.parked, 1);
   struct timespec ts = {0, 200 * 1000 * 1000};
-  while (atomic_load(&uvdb_probe.resume_seq) == seq && atomic_load(&uvdb_probe.active))
+  while (atomic_load(&uvdb_probe.resume_seq) == seq && atomic_load(&uvdb_probe.active)) {
+    /* Code is patched by a parked loop thread: a pthread, outside any callback. */
+    if (atomic_exchange(&uvdb_probe.fprobe_work, 0))
+      uvdb_fprobe_install_requested();
     uv__futex(&uvdb_probe.resume_seq, FUTEX_WAIT_PRIVATE, seq, &ts);
+  }
   atomic_fetch_sub(&uvdb_probe.parked, 1);
   uvdb_emit_at(uvdb_now(), UVDB_EV_RESUMED, l, 0, iter, 0);
 }
@@ -132,28 +140,68 @@ static int uv__take_pause(struct uvdb_loop *l) {
 
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration) {
   if (uv__take_pause(l)) {
-    uv__park(l, atomic_load(&uvdb_probe.pause_reason), phase, iteration, NULL);
+    uvdb_park(l, atomic_load(&uvdb_probe.pause_reason), phase, iteration, NULL, 0);
     return 1;
   }
   uint32_t armed = atomic_load_explicit(&uvdb_probe.bp_mask[0], memory_order_relaxed);
   if (l->id < UVDB_BP_SLOTS)
     armed |= atomic_load_explicit(&uvdb_probe.bp_mask[l->id], memory_order_relaxed);
   if (armed & (1u << phase)) {
-    uv__park(l, UVDB_STOP_BREAKPOINT, phase, iteration, NULL);
+    uvdb_park(l, UVDB_STOP_BREAKPOINT, phase, iteration, NULL, 0);
     return 1;
   }
   return 0;
 }
 
-/* The kick: a loop blocked in epoll_wait reaches no safepoint by itself. */
+static void uv__regs_of(const ucontext_t *uc, struct uvdb_stop_stack *st) {
+  const greg_t *g = uc->uc_mcontext.gregs;
+  *st = (struct uvdb_stop_stack){
+      .rip = (uint64_t)g[REG_RIP], .rsp = (uint64_t)g[REG_RSP], .rbp = (uint64_t)g[REG_RBP],
+      .rbx = (uint64_t)g[REG_RBX], .r12 = (uint64_t)g[REG_R12], .r13 = (uint64_t)g[REG_R13],
+      .r14 = (uint64_t)g[REG_R14], .r15 = (uint64_t)g[REG_R15], .valid = 1,
+  };
+}
+
+/* A sample of this running thread: its registers and its stack's top, for
+ * a view asked of a loop that reaches no safepoint (stuck in a callback). */
+static void uv__sample(const ucontext_t *uc) {
+  uint32_t tid = (uint32_t)uvdb_sys0(SYS_gettid), expected = tid;
+  if (!uvdb_probe.shm || !atomic_compare_exchange_strong(&uvdb_probe.sample_tid, &expected, 0))
+    return;
+  struct uvdb_sample *smp = uvdb_shm_sample(uvdb_probe.shm);
+  uint64_t hi = 0;
+  for (int i = 0; i < UVDB_MAX_LOOPS && !hi; i++)
+    if (atomic_load(&uvdb_probe.loops[i].loop) && atomic_load(&uvdb_probe.loops[i].tid) == tid)
+      hi = uvdb_probe.loops[i].stack_hi;
+  uv__regs_of(uc, &smp->regs);
+  uint64_t sp = smp->regs.rsp, len = hi > sp ? hi - sp : 0;
+  if (len > UVDB_SAMPLE_STACK)
+    len = UVDB_SAMPLE_STACK;
+  __builtin_memcpy(smp->stack, (const void *)(uintptr_t)sp, len);
+  smp->stack_base = sp;
+  smp->stack_len = (uint32_t)len;
+  smp->tid = tid;
+  atomic_fetch_add(&uvdb_probe.shm->samples, 1);
+  uvdb_sys3(SYS_futex, (uint32_t *)&uvdb_probe.shm->samples, FUTEX_WAKE, INT32_MAX); /* not private */
+}
+
+/* The kick: a loop blocked in epoll_wait reaches no safepoint by itself;
+ * and a loop stuck in a callback is sampled. */
 static void uv__kick_handler(int sig, siginfo_t *si, void *uc) {
   (void)sig, (void)si;
   int saved = errno;
+  if (atomic_load(&uvdb_probe.sample_tid))
+    uv__sample(uc);
   /* the loop polling now is the innermost uv_run of this thread */
   int d = uvdb_self.depth;
   struct uvdb_loop *l = d > 0 ? uvdb_self.frames[d - 1].loop : NULL;
-  if (l && uvdb_self.in_poll && !uvdb_self.in_emit && uv__take_pause(l))
-    uv__park(l, UVDB_STOP_IN_POLL, UVDB_PHASE_POLL, uvdb_self.frames[d - 1].iter, uc);
+  if (l && uvdb_self.in_poll && !uvdb_self.in_emit && uv__take_pause(l)) {
+    struct uvdb_stop_stack st;
+    uv__regs_of(uc, &st);
+    uint32_t reason = atomic_load(&uvdb_probe.pause_reason); /* a view's pause stays one */
+    uvdb_park(l, reason == UVDB_STOP_QUERY ? reason : UVDB_STOP_IN_POLL, UVDB_PHASE_POLL,
+              uvdb_self.frames[d - 1].iter, &st, 0);
+  }
   errno = saved;
 }
 
@@ -246,6 +294,20 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason) {
   }
 }
 
+void uvdb_cancel_pause(void) {
+  atomic_store(&uvdb_probe.pause_req, 0);
+  uv__recompute_attention();
+}
+
+/* The thread copies its own stack from the kick's handler; nothing when the
+ * signal is no longer ours to send (uvdb then says there is no sample). */
+void uvdb_request_sample(uint32_t tid) {
+  if (!uvdb_probe.kick_signal || !uv__kick_is_ours(tid))
+    return;
+  atomic_store(&uvdb_probe.sample_tid, tid);
+  uvdb_sys3(SYS_tgkill, uvdb_sys0(SYS_getpid), tid, uvdb_probe.kick_signal);
+}
+
 void uvdb_set_breakpoints(const uint32_t *mask) {
   for (unsigned i = 0; i < UVDB_BP_SLOTS; i++)
     atomic_store(&uvdb_probe.bp_mask[i], mask[i]);
@@ -274,6 +336,9 @@ void uvdb_safepoint_release_signal(void) {
 void uvdb_release_all(void) {
   static const uint32_t none[UVDB_BP_SLOTS];
   atomic_store(&uvdb_probe.pause_req, 0);
+  atomic_store(&uvdb_probe.step_tid, 0);
+  atomic_store(&uvdb_probe.finish_tid, 0);
+  uvdb_fprobe_disarm_all();
   uvdb_set_breakpoints(none);
   uvdb_resume_all();
 }

@@ -95,6 +95,7 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
   if (uvdb_safepoint_wanted(f->loop, phase) && uvdb_safepoint_slow(f->loop, phase, uv__frame_iteration(f)))
     t = uvdb_now(); /* time parked belongs to no phase */
   f->phase_begin = t;
+  f->cur_phase = (uint8_t)phase;
   return f;
 }
 
@@ -128,6 +129,7 @@ static __attribute__((noinline)) void uv__phase_exit(struct uvdb_run_frame *f, i
   uv__emit_phase(f, phase, f->phase_begin, t);
   f->anchor = t;
   f->anchor_kind = ANCHOR_EXIT;
+  f->cur_phase = phase == UVDB_PHASE_CHECK ? UVDB_PHASE_CLOSING : UVDB_PHASE_PENDING;
   if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) && !f->trailing_timers)
     uv__inline_safepoint(f, phase == UVDB_PHASE_CHECK ? UVDB_PHASE_CLOSING : UVDB_PHASE_PENDING);
 }
@@ -137,7 +139,8 @@ static int uv__hook_run(void *loop, int mode) {
   if (!l || uvdb_self.depth >= UVDB_MAX_NESTED_RUNS)
     return uv__orig_run(loop, mode);
   struct uvdb_run_frame *f = &uvdb_self.frames[uvdb_self.depth++];
-  *f = (struct uvdb_run_frame){.uv_loop = loop, .loop = l, .mode = (uint8_t)mode, .anchor = uvdb_now()};
+  *f = (struct uvdb_run_frame){.uv_loop = loop, .loop = l, .mode = (uint8_t)mode, .anchor = uvdb_now(),
+                               .cur_phase = uvdb_probe.pending_first ? UVDB_PHASE_PENDING : UVDB_PHASE_TIMERS};
   uvdb_emit_at(f->anchor, UVDB_EV_RUN_BEGIN, l, (uint32_t)mode, 0, 0);
   /* From 1.45 a run without the opening timers (once, nowait) opens with pending. */
   if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
@@ -188,6 +191,11 @@ static struct uvdb_hook uv__hooks[UVDB_FN_COUNT] = {
     [UVDB_FN_IO_POLL] = {.replacement = (void *)uv__hook_io_poll, .original = (void **)&uv__orig_io_poll},
     [UVDB_FN_RUN_CHECK] = {.replacement = (void *)uv__hook_run_check, .original = (void **)&uv__orig_run_check},
 };
+
+const struct uvdb_hook *uvdb_loop_hooks_installed(size_t *n) {
+  *n = UVDB_FN_COUNT;
+  return uv__hooks;
+}
 
 struct uvdb_hook *uvdb_loop_hooks(size_t *n) {
   /* libuv 1.45 moved timers to the end of the iteration: pending opens it. */

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdatomic.h>
 
-#define UVDB_PROTOCOL_VERSION 1
+#define UVDB_PROTOCOL_VERSION 2
 #define UVDB_VERSION_STRING "0.1.0"
 #define UVDB_SHM_MAGIC 0x5556444253484d31ull /* "UVDBSHM1" */
 
@@ -30,15 +30,24 @@ enum uvdb_stop_reason {
   UVDB_STOP_START = 2,     /* `start`: first phase of the first loop */
   UVDB_STOP_IN_POLL = 3,   /* interrupted while blocked waiting for events */
   UVDB_STOP_BREAKPOINT = 4,/* a phase the debugger armed */
-  UVDB_STOP_STEP = 5,      /* `next`: the loop's next safepoint */
+  UVDB_STOP_STEP = 5,      /* `next`: the loop's next safepoint; `step`: its next callback */
+  UVDB_STOP_CALLBACK = 6,  /* entering a function armed by `break callback` */
+  UVDB_STOP_FINISH = 7,    /* `finish` in a callback: it returned */
+  UVDB_STOP_QUERY = 8,     /* a view asked for while the loop ran: resumed after it */
 };
+
+/* PAUSE's reason for `step` and `finish` in a callback: no safepoint, the
+ * next armed callback entered (step) or the return of the callback parked
+ * in (finish) on that thread. */
+#define UVDB_PAUSE_AT_CALLBACK 0x100u
 
 /* PHASE's a32: the phase, and whether it ran inside an iteration (libuv
  * 1.45+ runs timers once before the first iteration of UV_RUN_DEFAULT). */
 #define UVDB_PHASE_MASK 0xffu
 #define UVDB_PHASE_IN_ITERATION 0x100u
 
-/* STOPPED's a32: the reason, and (phase + 1) << 8, 0 for none. */
+/* STOPPED's a32: the reason, and (phase + 1) << 8, 0 for none; its y: the
+ * callback entered or returned from, 0 at a phase boundary. */
 
 /* One event: fixed size, written by one thread into its own ring.  What a32,
  * x and y carry depends on the type: see events.def. */
@@ -92,6 +101,10 @@ struct uvdb_shm_header {
   /* Loops parked so far; its low 32 bits are a futex the probe wakes at
    * each stop and the debugger waits on (shared across the processes). */
   _Atomic uint64_t stops;
+  /* Function probe requests served so far: a futex uvdb waits on. */
+  _Atomic uint32_t fprobe_acks;
+  /* Stack samples taken so far (SAMPLE): a futex uvdb waits on. */
+  _Atomic uint32_t samples;
 };
 
 /* Where each loop's thread last parked: the registers an unwinder starts
@@ -104,13 +117,57 @@ struct uvdb_stop_stack {
   uint32_t reserved;
 };
 
+/* Function probes (`break callback`, `step`): uvdb writes a slot's address
+ * and size and marks it REQUESTED; the probe installs it in its constructor
+ * or on a parked loop thread, and answers INSTALLED or REFUSED with a
+ * reason.  `armed` (uvdb's) says what entering the function does. */
+#define UVDB_FPROBE_SLOTS 256u
+enum uvdb_fprobe_state {
+  UVDB_FPROBE_FREE = 0,
+  UVDB_FPROBE_REQUESTED = 1,
+  UVDB_FPROBE_INSTALLED = 2,
+  UVDB_FPROBE_REFUSED = 3,
+};
+#define UVDB_FPROBE_BREAK 1u /* stop any loop thread entering it */
+#define UVDB_FPROBE_STEP 2u  /* stop the stepping thread entering it */
+
+struct uvdb_fprobe_slot {
+  uint64_t addr, size;
+  _Atomic uint32_t state;
+  _Atomic uint32_t armed;
+  char reason[112];
+};
+
 #define UVDB_SHM_STACKS_OFFSET 4096u
-#define UVDB_SHM_RINGS_OFFSET (UVDB_SHM_STACKS_OFFSET + 65u * sizeof(struct uvdb_stop_stack) + 4095u) / 4096u * 4096u
+#define UVDB_SHM_FPROBES_OFFSET \
+  ((UVDB_SHM_STACKS_OFFSET + 65u * sizeof(struct uvdb_stop_stack) + 4095u) / 4096u * 4096u)
+/* A sample of a running loop thread (SAMPLE): its registers and the top of
+ * its stack, copied by the thread itself in the kick signal's handler, so
+ * that uvdb unwinds a stack that held still. */
+#define UVDB_SAMPLE_STACK 65536u
+struct uvdb_sample {
+  uint32_t tid, stack_len;
+  uint64_t stack_base; /* the address stack[0] was copied from: the sampled rsp */
+  struct uvdb_stop_stack regs;
+  uint8_t stack[UVDB_SAMPLE_STACK];
+};
+
+#define UVDB_SHM_SAMPLE_OFFSET \
+  ((UVDB_SHM_FPROBES_OFFSET + UVDB_FPROBE_SLOTS * sizeof(struct uvdb_fprobe_slot) + 4095u) / 4096u * 4096u)
+#define UVDB_SHM_RINGS_OFFSET ((UVDB_SHM_SAMPLE_OFFSET + sizeof(struct uvdb_sample) + 4095u) / 4096u * 4096u)
 #define UVDB_SHM_SIZE (UVDB_SHM_RINGS_OFFSET + (uint64_t)UVDB_MAX_RINGS * sizeof(struct uvdb_ring))
 
 /* The stop stack of loop `id` (1-based). */
 static inline struct uvdb_stop_stack *uvdb_shm_stack(void *shm, unsigned id) {
   return (struct uvdb_stop_stack *)((char *)shm + UVDB_SHM_STACKS_OFFSET) + (id < 65 ? id : 0);
+}
+
+static inline struct uvdb_fprobe_slot *uvdb_shm_fprobe(void *shm, unsigned i) {
+  return (struct uvdb_fprobe_slot *)((char *)shm + UVDB_SHM_FPROBES_OFFSET) + (i < UVDB_FPROBE_SLOTS ? i : 0);
+}
+
+static inline struct uvdb_sample *uvdb_shm_sample(void *shm) {
+  return (struct uvdb_sample *)((char *)shm + UVDB_SHM_SAMPLE_OFFSET);
 }
 
 static inline struct uvdb_ring *uvdb_shm_ring(void *shm, unsigned i) {
@@ -133,10 +190,12 @@ enum uvdb_msg_type {
   UVDB_MSG_PAUSE = 5,       /* debugger -> probe: struct uvdb_msg_pause */
   UVDB_MSG_RESUME = 6,      /* debugger -> probe: release parked loops */
   UVDB_MSG_BREAKPOINTS = 8, /* debugger -> probe: struct uvdb_msg_breakpoints */
+  UVDB_MSG_FPROBES = 9,     /* debugger -> probe: the fprobe slots changed */
+  UVDB_MSG_SAMPLE = 10,     /* debugger -> probe: u32 tid, sample that loop thread's stack now */
 };
 
 /* PAUSE: park the loop run by thread `tid` (0: the main thread) at its next
- * safepoint, reporting `reason`. */
+ * safepoint, reporting `reason`; reason 0 withdraws a pause not yet taken. */
 struct uvdb_msg_pause {
   uint32_t tid;
   uint32_t reason;

@@ -418,9 +418,10 @@ class BadInput(unittest.TestCase):
         self.assertIn("not being run", find(objs, "error"))
 
     def test_break_on_something_else(self):
-        rc, objs, out, err = uvdb(["break callback on_timer"], [example("06-run-once")])
+        rc, objs, out, err = uvdb(["break watch x"], [example("06-run-once")])
         self.assertEqual(rc, 1)
-        self.assertIn('cannot break on "callback"', find(objs, "error"))
+        self.assertIn('cannot break on "watch": break on a `phase NAME` or a `callback FUNCTION`',
+                      find(objs, "error"))
 
 
 if __name__ == "__main__":

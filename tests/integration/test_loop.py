@@ -28,7 +28,7 @@ PHASES = set(ORDER_144)
 
 def uvdb(commands, program, extra=()):
     """Run uvdb --batch --json; return (exit status, JSON objects, other lines, stderr)."""
-    args = [UVDB, "--batch", "--json", *extra]
+    args = [UVDB, "-nx", "--batch", "--json", *extra]  # no developer's init file
     for c in commands:
         args += ["-ex", c]
     args += ["--", *program] if program else []
