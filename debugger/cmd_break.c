@@ -88,6 +88,18 @@ static void uv__resolve_pending(struct session *s) {
   fprobes_arm(s, NULL);
 }
 
+/* The queue depth the probe stops at: the least of the enabled
+ * `break threadpool queue N` (conditions and counts are uvdb's). */
+static uint32_t uv__pool_depth(const struct session *s) {
+  uint32_t depth = 0;
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
+    const struct breakpoint *b = &s->bp[i];
+    if (b->id && b->enabled && b->type == BP_POOL_QUEUE && (!depth || b->depth < depth))
+      depth = b->depth;
+  }
+  return depth;
+}
+
 size_t breakpoints_welcome(struct session *s, char *buf, size_t cap) {
   uv__resolve_pending(s);
   uint32_t mask[UVDB_BP_SLOTS];
@@ -98,6 +110,8 @@ size_t breakpoints_welcome(struct session *s, char *buf, size_t cap) {
       off += (size_t)snprintf(buf + off, cap - off, "bp%d=0x%x\n", i, mask[i]);
   if (off < cap && fprobes_requested(s))
     off += (size_t)snprintf(buf + off, cap - off, "fprobes=1\n");
+  if (off < cap && uv__pool_depth(s))
+    off += (size_t)snprintf(buf + off, cap - off, "pool_break=%u\n", uv__pool_depth(s));
   return off < cap ? off : cap;
 }
 
@@ -107,6 +121,8 @@ void breakpoints_push(struct session *s) {
   struct uvdb_msg_breakpoints m;
   uv__masks(s, m.mask);
   session_send(s, UVDB_MSG_BREAKPOINTS, &m, sizeof(m));
+  uint32_t depth = uv__pool_depth(s);
+  session_send(s, UVDB_MSG_POOL_BREAK, &depth, sizeof(depth));
   fprobes_arm(s, NULL);
 }
 
@@ -115,7 +131,9 @@ static int uv__here(const struct breakpoint *b, const struct stop_info *st) {
   if (b->loop && b->loop != st->loop_id)
     return 0;
   if (b->type == BP_PHASE)
-    return !st->callback && b->phase == st->phase;
+    return !st->callback && st->reason != UVDB_STOP_POOL_QUEUE && b->phase == st->phase;
+  if (b->type == BP_POOL_QUEUE)
+    return st->reason == UVDB_STOP_POOL_QUEUE && st->pool_depth >= b->depth;
   if (!st->callback || st->reason == UVDB_STOP_FINISH)
     return 0;
   for (int k = 0; k < b->nlocations; k++)
@@ -271,11 +289,17 @@ static void uv__json_locations(struct json *j, struct session *s, const struct b
   json_close(j);
 }
 
+static const char *uv__type_name(const struct breakpoint *b) {
+  return b->type == BP_PHASE ? "phase" : b->type == BP_POOL_QUEUE ? "threadpool_queue" : "callback";
+}
+
 static void uv__json_fields(struct json *j, struct session *s, const struct breakpoint *b) {
   json_int(j, "id", b->id);
-  json_str(j, "type", b->type == BP_PHASE ? "phase" : "callback");
+  json_str(j, "type", uv__type_name(b));
   if (b->type == BP_PHASE) {
     json_str(j, "phase", phase_name(b->phase));
+  } else if (b->type == BP_POOL_QUEUE) {
+    json_uint(j, "depth", b->depth);
   } else {
     json_str(j, "pattern", b->pattern);
     json_bool(j, "pending", s->state != TARGET_RUNNING && s->state != TARGET_STOPPED);
@@ -292,10 +316,13 @@ static void uv__json_fields(struct json *j, struct session *s, const struct brea
   json_str(j, "condition", b->cond.n ? b->cond.text : NULL);
 }
 
-/* "phase timers" or "callback on_timer", as the tables show a breakpoint. */
+/* "phase timers", "callback on_timer", "threadpool queue 6": a breakpoint
+ * as the tables show it. */
 static const char *uv__what(const struct breakpoint *b, char *buf, size_t cap) {
   if (b->type == BP_PHASE)
     snprintf(buf, cap, "phase %s", phase_name(b->phase));
+  else if (b->type == BP_POOL_QUEUE)
+    snprintf(buf, cap, "threadpool queue %u", b->depth);
   else
     snprintf(buf, cap, "callback %s", b->pattern);
   return buf;
@@ -386,25 +413,38 @@ static int uv__check_callback(struct session *s, struct breakpoint *b) {
   return 0;
 }
 
-/* break phase NAME | callback GLOB [loop N|any] [if COND] */
+/* break phase NAME | callback GLOB | threadpool queue N [loop N|any] [if COND] */
 static int uv__set(struct session *s, int argc, char **argv, int temporary) {
-  const char *usage = "usage: break phase NAME | callback FUNCTION-GLOB [loop N|any] [if CONDITION]";
-  if (argc >= 2 && strcmp(argv[1], "phase") != 0 && strcmp(argv[1], "callback") != 0)
-    return uvdb_error("cannot break on \"%s\": break on a `phase NAME` or a `callback FUNCTION`", argv[1]);
+  const char *usage =
+      "usage: break phase NAME | callback FUNCTION-GLOB | threadpool queue DEPTH [loop N|any] [if CONDITION]";
+  if (argc >= 2 && strcmp(argv[1], "phase") != 0 && strcmp(argv[1], "callback") != 0 &&
+      strcmp(argv[1], "threadpool") != 0)
+    return uvdb_error("cannot break on \"%s\": break on a `phase NAME`, a `callback FUNCTION` or "
+                      "`threadpool queue DEPTH`",
+                      argv[1]);
   if (argc < 3)
     return uvdb_error("%s", usage);
   /* The main loop unless told: Node runs loops of its own on other threads. */
   struct breakpoint b = {.enabled = 1, .temporary = temporary, .loop = 1};
+  int i = 3;
   if (strcmp(argv[1], "phase") == 0) {
     if ((b.phase = uv__phase_arg(argv[2])) < 0)
       return -1;
+  } else if (strcmp(argv[1], "threadpool") == 0) {
+    char *end = NULL;
+    long depth = argc > 3 ? strtol(argv[3], &end, 10) : 0;
+    if (strcmp(argv[2], "queue") != 0 || argc < 4 || *end || depth < 1 || depth > 65535)
+      return uvdb_error("usage: break threadpool queue DEPTH (1 to 65535: stop when that many jobs wait)");
+    b.type = BP_POOL_QUEUE;
+    b.depth = (unsigned)depth;
+    b.loop = 0; /* the pool serves every loop */
+    i = 4;
   } else {
     b.type = BP_CALLBACK;
     if (strlen(argv[2]) >= sizeof(b.pattern))
       return uvdb_error("function name too long");
     snprintf(b.pattern, sizeof(b.pattern), "%s", argv[2]);
   }
-  int i = 3;
   if (i < argc && strcmp(argv[i], "loop") == 0) {
     char *end = NULL;
     long loop = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
@@ -554,7 +594,7 @@ int cmd_info_breakpoints(struct session *s, int argc, char **argv) {
         snprintf(where, sizeof(where), " loop %d", b->loop);
       uv__what(b, what, sizeof(what) - sizeof(where));
       strcat(what, where);
-      printf("%-4d %-10s %-5s %-4s %-28s %llu\n", b->id, b->type == BP_PHASE ? "phase" : "callback",
+      printf("%-4d %-10s %-5s %-4s %-28s %llu\n", b->id, b->type == BP_POOL_QUEUE ? "threadpool" : uv__type_name(b),
              b->temporary ? "del" : "keep", b->enabled ? "y" : "n", what, (unsigned long long)b->hits);
       if (b->type == BP_CALLBACK)
         uv__print_locations(s, b, "        ");

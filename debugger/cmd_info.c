@@ -17,13 +17,17 @@ const struct uvdb_command uvdb_info_commands[] = {
     {"handles", cmd_info_handles, "info handles [N]",
      "Every handle of the stopped loop: type, flags (Active Ref Closing Internal), fd, callback.", NULL},
     {"requests", cmd_info_requests, "info requests [N]",
-     "The stopped loop's stream requests (connect, write, shutdown), and its count of all.", NULL},
+     "The stopped loop's requests: stream ones (connect, write, shutdown) and thread-pool ones (fs with its "
+     "operation and path, DNS, work), each with how long it has been pending.", NULL},
     {"pending", cmd_info_pending, "info pending [N]", "I/O watchers queued for the pending phase.", NULL},
     {"closing", cmd_info_closing, "info closing [N]", "Handles closing, with the close callbacks to run.", NULL},
     {"watchers", cmd_info_watchers, "info watchers [N]", "Every fd the loop polls: events wanted and polled.",
      NULL},
     {"timers", cmd_info_timers, "info timers [N]",
      "The stopped loop's timers in due order: handle, due in ms, repeat, flags, callback.", NULL},
+    {"threadpool", cmd_info_threadpool, "info threadpool",
+     "The thread pool: size, each worker and its job, the queue by kind, wait/run/callback-delay percentiles.",
+     NULL},
     {"loop", info_loop, "info loop [N]", "One loop (default: the main loop): iterations and time per phase, in the order run.",
      NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -60,7 +64,7 @@ static int info_probe(struct session *s, int argc, char **argv) {
   if (uv__need_data(s))
     return -1;
   static const char *const keys[] = {"probe_version", "pid", "exe", "libuv", "libuv_version", "libuv_path",
-                                     "libuv_how", "clock", "kick_signal"};
+                                     "libuv_how", "threadpool", "clock", "kick_signal"};
   char v[1024];
   struct json *j = NULL;
   if (uvdb_json_mode) {

@@ -441,9 +441,11 @@ void session_report_busy(struct session *s, int loop_id) {
     printf("No stack sample: the thread blocks uvdb's signal, or took it for its own.\n");
 }
 
-/* info requests: what the loop's streams are waiting on.  libuv keeps no
- * list of its other requests (file system, DNS, work: the thread pool's),
- * only their count, which is shown beside. */
+static void uv__pool_requests(struct session *s, int loop_id, struct json *j);
+
+/* info requests: what the loop's streams are waiting on, read from libuv's
+ * structures; and its thread-pool requests (file system, DNS, work), of
+ * which libuv keeps only a count: those come from the probe's events. */
 int cmd_info_requests(struct session *s, int argc, char **argv) {
   const struct loop_model *l = uv__parked_loop(s, argc, argv);
   if (!l)
@@ -464,7 +466,7 @@ int cmd_info_requests(struct session *s, int argc, char **argv) {
     json_uint(j, "active_requests", active);
     json_arr(j, "requests");
   } else {
-    printf("Loop %d: %u active request%s; the streams hold %d of them:\n", l->id, active, active == 1 ? "" : "s", n);
+    printf("Loop %d: %u active request%s; stream requests:\n", l->id, active, active == 1 ? "" : "s");
     printf("  %-18s %-9s %-18s %5s %10s  %s\n", "request", "type", "handle", "fd", "bytes", "callback");
   }
   for (int i = 0; i < n; i++) {
@@ -490,15 +492,63 @@ int cmd_info_requests(struct session *s, int argc, char **argv) {
       printf("  %-18s %-9s %-18s %5d %10s  %s\n", req, type, handle, r[i].fd, bytes, r[i].callback ? cb : "-");
     }
   }
-  if (j) {
+  if (j)
     json_close(j);
-    json_str(j, "not_listed", "file system, DNS, random and work requests (served by the thread pool)");
+  uv__pool_requests(s, l->id, j);
+  if (j)
     json_end(j);
-  } else if ((unsigned)n < active) {
-    printf("  (the other %u: file system, DNS, random or work requests, served by the thread pool)\n",
-           active - (unsigned)n);
-  }
   return 0;
+}
+
+struct uv__pool_listing {
+  struct session *s;
+  struct json *j;
+  int loop_id, n;
+  uint64_t now;
+};
+
+static void uv__pool_request(const struct pool_job *job, void *arg) {
+  struct uv__pool_listing *pl = arg;
+  if (job->loop_id != pl->loop_id)
+    return;
+  char req[32], what[400];
+  snprintf(req, sizeof(req), "0x%llx", (unsigned long long)job->key);
+  pool_job_describe(pl->s, job, 1, what, sizeof(what));
+  double pending = pl->now > job->submitted ? ticks_to_ns(pl->s->shm, pl->now - job->submitted) / 1e6 : 0;
+  const char *state = job->ended ? "callback due" : job->started ? "running" : "queued";
+  if (pl->j) {
+    json_obj(pl->j, NULL);
+    json_str(pl->j, "request", req);
+    json_str(pl->j, "type", pool_kind_name(job->kind));
+    json_str(pl->j, "name", what);
+    json_str(pl->j, "state", state);
+    json_num(pl->j, "pending_ms", pending);
+    if (job->started)
+      json_uint(pl->j, "worker", job->worker_tid);
+    else
+      json_null(pl->j, "worker");
+    json_close(pl->j);
+  } else {
+    printf("  %-18s %-12s %-12s %10.3f  %s\n", req, pool_kind_name(job->kind), state, pending, what);
+  }
+  pl->n++;
+}
+
+/* The thread pool's requests of this loop, from the probe's events: what
+ * each is, whether it waits for a worker, runs, or waits for its callback. */
+static void uv__pool_requests(struct session *s, int loop_id, struct json *j) {
+  session_drain(s);
+  struct uv__pool_listing pl = {s, j, loop_id, 0, __builtin_ia32_rdtsc()};
+  if (j)
+    json_arr(j, "threadpool");
+  else
+    printf("Thread-pool requests:\n  %-18s %-12s %-12s %10s  %s\n", "request", "type", "state", "pending_ms", "what");
+  if (s->shm)
+    pool_each_active(&s->model.pool, uv__pool_request, &pl);
+  if (j)
+    json_close(j);
+  else if (!pl.n)
+    printf("  (none)\n");
 }
 
 static void uv__add_unique(uint64_t *out, int *n, int max, uint64_t addr) {

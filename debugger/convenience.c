@@ -105,6 +105,39 @@ static void uv__dropped(const struct session *s, struct cond_value *v) {
   uv__num(v, (double)s->model.dropped);
 }
 
+/* The thread pool now: the probe's latest events are read first, so that
+ * a script can wait on workers while the loop is stopped. */
+struct uv__pool_counts {
+  uint64_t queued, running;
+};
+
+static void uv__pool_count(const struct pool_job *j, void *arg) {
+  struct uv__pool_counts *c = arg;
+  j->started ? c->running++ : c->queued++;
+}
+
+static struct uv__pool_counts uv__pool_now(const struct session *s) {
+  struct uv__pool_counts c = {0, 0};
+  if (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED)
+    session_drain((struct session *)s);
+  pool_each_active(&s->model.pool, uv__pool_count, &c);
+  return c;
+}
+
+static void uv__pool_queued(const struct session *s, struct cond_value *v) {
+  uv__num(v, (double)uv__pool_now(s).queued);
+}
+
+static void uv__pool_running(const struct session *s, struct cond_value *v) {
+  uv__num(v, (double)uv__pool_now(s).running);
+}
+
+static void uv__pool_done(const struct session *s, struct cond_value *v) {
+  if (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED)
+    session_drain((struct session *)s);
+  uv__num(v, (double)s->model.pool.done);
+}
+
 /* uvdb's own variables: a new one is a line here (and its reader above). */
 static const struct {
   const char *name;
@@ -124,6 +157,9 @@ static const struct {
     {"signal", uv__signal, "the signal that ended the program (\"KILL\", ...)"},
     {"events", uv__events, "records received from the probe"},
     {"dropped", uv__dropped, "records lost to full rings"},
+    {"pool_queued", uv__pool_queued, "thread-pool jobs waiting for a worker"},
+    {"pool_running", uv__pool_running, "thread-pool jobs running on a worker"},
+    {"pool_done", uv__pool_done, "thread-pool jobs whose done callback ran"},
 };
 #define UV__NBUILTINS (sizeof(uv__builtins) / sizeof(uv__builtins[0]))
 

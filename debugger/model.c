@@ -52,6 +52,7 @@ uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc) {
 
 void model_reset(struct model *m) {
   int trace = m->trace_phases, trace_loop = m->trace_loop;
+  pool_reset(&m->pool);
   memset(m, 0, sizeof(*m));
   m->trace_phases = trace;
   m->trace_loop = trace_loop;
@@ -78,6 +79,10 @@ static void uv__trace_phase(const struct loop_model *l, int phase, uint64_t iter
 void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb_ring *ring,
                  const struct uvdb_shm_header *shm) {
   m->events++;
+  if (r->type >= UVDB_EV_POOL_INIT && r->type <= UVDB_EV_POOL_DONE) { /* from workers too: not the loop's thread */
+    pool_apply(&m->pool, r, ring);
+    return;
+  }
   if (r->loop_id == 0 || r->loop_id > 64)
     return;
   struct loop_model *l = &m->loops[r->loop_id - 1];
@@ -135,9 +140,10 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     m->stop.loop_id = r->loop_id;
     m->stop.bp_id = 0;
     m->stop.reason = r->a32 & 0xff;
-    m->stop.phase = (int)(r->a32 >> 8) - 1;
+    m->stop.phase = (int)((r->a32 >> 8) & 0xff) - 1;
     m->stop.iteration = r->x;
     m->stop.callback = r->y;
+    m->stop.pool_depth = m->stop.reason == UVDB_STOP_POOL_QUEUE ? r->a32 >> 16 : 0;
     l->last_stop_phase = m->stop.phase;
     l->last_stop_iteration = r->x;
     break;

@@ -225,6 +225,8 @@ static void uv__handshake(struct session *s, int fd) {
   }
   s->ctl_fd = fd;
   s->probe_connected = 1;
+  /* Now, while the process is there to read: its names serve after it exits. */
+  session_symbolizer(s);
 }
 
 static uint64_t uv__mono_ms(void) {
@@ -448,6 +450,7 @@ int session_query(struct session *s, int loop_id) {
   if (!loop_id)
     return uvdb_error("the program ran no loop within 2 s of being asked");
   session_report_busy(s, loop_id);
+  fflush(stdout); /* the report, then the error that points to it */
   return uvdb_error("loop %d reached no safepoint within 200 ms: it is busy (above); ask again, or interrupt",
                     loop_id);
 }
@@ -526,8 +529,8 @@ void session_kill(struct session *s) {
   uv__reap(s, status);
 }
 
-static const char *const uv__stop_reasons[] = {"",           "interrupt", "start", "interrupt",
-                                               "breakpoint", "step",      "breakpoint", "finish"};
+static const char *const uv__stop_reasons[] = {"",           "interrupt", "start",  "interrupt", "breakpoint",
+                                               "step",       "breakpoint", "finish", "query",     "breakpoint"};
 #define UV__REASON(r) uv__stop_reasons[(r) < sizeof(uv__stop_reasons) / sizeof(uv__stop_reasons[0]) ? (r) : 0]
 
 /* The prompt: where a stopped loop is and why, "(uvdb loop 1 #3 poll, breakpoint 1) ",
@@ -583,6 +586,8 @@ void session_report_state(struct session *s, const char *command) {
       json_str(j, "callback",
                s->model.stop.callback ? session_callback_name(s, s->model.stop.callback, name, sizeof(name)) : NULL);
       json_bool(j, "returned", s->model.stop.reason == UVDB_STOP_FINISH);
+      if (s->model.stop.reason == UVDB_STOP_POOL_QUEUE)
+        json_uint(j, "pool_queued", s->model.stop.pool_depth);
       if (s->model.stop.bp_id)
         json_int(j, "breakpoint", s->model.stop.bp_id);
       else
@@ -614,6 +619,12 @@ void session_report_state(struct session *s, const char *command) {
     else if (fn)
       printf("Loop %d in callback %s (%s, iteration %llu, %s)\n", st->loop_id, fn, phase_name(st->phase),
              (unsigned long long)st->iteration, UV__REASON(st->reason));
+    else if (st->reason == UVDB_STOP_POOL_QUEUE && st->phase < 0)
+      printf("Breakpoint %d, loop %d stopped: %u thread-pool jobs queued (before its loop runs)\n", st->bp_id,
+             st->loop_id, st->pool_depth);
+    else if (st->reason == UVDB_STOP_POOL_QUEUE)
+      printf("Breakpoint %d, loop %d stopped: %u thread-pool jobs queued (in %s, iteration %llu)\n", st->bp_id,
+             st->loop_id, st->pool_depth, phase_name(st->phase), (unsigned long long)st->iteration);
     else if (st->reason == UVDB_STOP_IN_POLL)
       printf("Loop %d stopped in poll, waiting for events (iteration %llu)\n", st->loop_id,
              (unsigned long long)st->iteration);

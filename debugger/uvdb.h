@@ -5,6 +5,7 @@
 
 #include "../probes/wire.h"
 #include "cond.h"
+#include "pool.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -62,6 +63,7 @@ struct stop_info {
   uint32_t reason;
   uint64_t iteration;
   uint64_t callback; /* the function a callback stop is in (or returned from), 0 at a phase boundary */
+  unsigned pool_depth; /* a thread-pool queue stop: the depth reached */
 };
 
 struct model {
@@ -71,6 +73,7 @@ struct model {
   struct stop_info stop;
   int trace_phases;
   int trace_loop; /* 0: every loop */
+  struct pool_model pool;
 };
 
 struct uvdb_shm_header;
@@ -88,7 +91,7 @@ uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc);
 /* ---- breakpoints (cmd_break.c) ---- */
 #define UVDB_MAX_BREAKPOINTS 64
 
-enum breakpoint_type { BP_PHASE, BP_CALLBACK };
+enum breakpoint_type { BP_PHASE, BP_CALLBACK, BP_POOL_QUEUE };
 #define UVDB_BP_MAX_LOCATIONS 64
 
 struct breakpoint {
@@ -96,6 +99,7 @@ struct breakpoint {
   int enabled, temporary;
   enum breakpoint_type type;
   int phase;                               /* BP_PHASE */
+  unsigned depth;                          /* BP_POOL_QUEUE */
   char pattern[256];                       /* BP_CALLBACK: a glob over function names */
   uint64_t location[UVDB_BP_MAX_LOCATIONS]; /* its functions in the running image */
   int nlocations;
@@ -225,6 +229,9 @@ int cmd_info_pending(struct session *s, int argc, char **argv);
 int cmd_info_requests(struct session *s, int argc, char **argv);
 int cmd_info_closing(struct session *s, int argc, char **argv);
 int cmd_info_watchers(struct session *s, int argc, char **argv);
+int cmd_info_threadpool(struct session *s, int argc, char **argv);
+/* "fs stat /etc/hosts", "work on_job", "crypto pbkdf2" (in_flight: its request may be read). */
+const char *pool_job_describe(struct session *s, const struct pool_job *j, int in_flight, char *out, size_t cap);
 int cmd_backtrace(struct session *s, int argc, char **argv);
 int loop_callbacks(struct session *s, uint64_t *out, int max);
 int cmd_source(struct session *s, int argc, char **argv);

@@ -48,6 +48,13 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     uvdb_request_sample(tid ? tid : (uint32_t)uvdb_sys0(SYS_getpid));
     break;
   }
+  case UVDB_MSG_POOL_BREAK: {
+    uint32_t depth = 0;
+    if (len >= sizeof(depth))
+      __builtin_memcpy(&depth, payload, sizeof(depth));
+    atomic_store(&uvdb_pool_break_depth, depth);
+    break;
+  }
   case UVDB_MSG_FPROBES:
     uvdb_fprobe_sync();
     break;

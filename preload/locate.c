@@ -15,6 +15,11 @@ static const char *const uv__fn_names[UVDB_FN_COUNT] = {
     "uv_run", "uv__run_timers", "uv__run_idle", "uv__run_prepare", "uv__io_poll", "uv__run_check",
 };
 
+static const char *const uv__pool_names[UVDB_POOL_COUNT] = {
+    "uv__work_submit",      "uv_queue_work",        "uv__fs_work",     "uv__queue_work",
+    "uv__getaddrinfo_work", "uv__getnameinfo_work", "uv__random_work",
+};
+
 size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max) {
   ZydisDecoder dec;
   ZydisDecodedInstruction insn;
@@ -97,10 +102,12 @@ int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib) {
   struct uvdb_elf elf;
   if (uvdb_elf_open(&elf, path) != 0)
     return 0;
-  enum { WANT_VERSION = UVDB_FN_COUNT, WANT_METRICS_INFO, WANT_COUNT };
+  enum { WANT_VERSION = UVDB_FN_COUNT, WANT_METRICS_INFO, WANT_POOL, WANT_COUNT = WANT_POOL + UVDB_POOL_COUNT };
   struct uvdb_elf_want want[WANT_COUNT];
   for (int i = 0; i < UVDB_FN_COUNT; i++)
     want[i].name = uv__fn_names[i];
+  for (int i = 0; i < UVDB_POOL_COUNT; i++)
+    want[WANT_POOL + i].name = uv__pool_names[i];
   want[WANT_VERSION].name = "uv_version";
   want[WANT_METRICS_INFO].name = "uv_metrics_info";
   uvdb_elf_find(&elf, want, WANT_COUNT);
@@ -133,6 +140,16 @@ int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib) {
       named += i != UVDB_FN_UV_RUN;
     }
   }
+  for (int i = 0; i < UVDB_POOL_COUNT; i++) {
+    struct uvdb_located_fn *f = &lib->pool[i];
+    const struct uvdb_elf_want *w = &want[WANT_POOL + i];
+    f->name = uv__pool_names[i];
+    if (w->value) {
+      f->addr = info->dlpi_addr + w->value;
+      f->size = w->size;
+      f->how = w->from_symtab ? ".symtab" : ".dynsym";
+    }
+  }
   const char *kind = want[UVDB_FN_UV_RUN].from_symtab ? ".symtab" : ".dynsym";
   if (named == UVDB_FN_COUNT - 1) {
     snprintf(lib->how, sizeof(lib->how), "%s of %s%s", kind, path, version_note);
@@ -158,6 +175,8 @@ int uvdb_locate_libuv(struct uvdb_libuv *lib) {
   memset(lib, 0, sizeof(*lib));
   for (int i = 0; i < UVDB_FN_COUNT; i++)
     lib->fn[i].name = uv__fn_names[i];
+  for (int i = 0; i < UVDB_POOL_COUNT; i++)
+    lib->pool[i].name = uv__pool_names[i];
   struct uv__search s = {lib, 0};
   dl_iterate_phdr(uv__visit, &s);
   if (!s.found) {

@@ -16,6 +16,19 @@ enum uvdb_fn {
   UVDB_FN_COUNT
 };
 
+/* The thread pool's entry points (hooked) and its work functions (which
+ * tell a job's kind); named only where a symbol table names them. */
+enum uvdb_pool_fn {
+  UVDB_POOL_WORK_SUBMIT,
+  UVDB_POOL_QUEUE_WORK,
+  UVDB_POOL_FS_WORK,
+  UVDB_POOL_USER_WORK, /* uv__queue_work: runs uv_queue_work's work_cb */
+  UVDB_POOL_GETADDRINFO_WORK,
+  UVDB_POOL_GETNAMEINFO_WORK,
+  UVDB_POOL_RANDOM_WORK,
+  UVDB_POOL_COUNT
+};
+
 struct uvdb_located_fn {
   const char *name;
   uintptr_t addr; /* 0: not found */
@@ -31,6 +44,7 @@ struct uvdb_libuv {
   int version_inferred; /* uv_version absent: only major.minor is known */
   char how[256];    /* how libuv was found, or why not */
   struct uvdb_located_fn fn[UVDB_FN_COUNT];
+  struct uvdb_located_fn pool[UVDB_POOL_COUNT];
 };
 
 /* 0 when libuv is found (fn[] filled as far as possible), -1 otherwise. */

@@ -94,8 +94,32 @@ static int uv__shm_create(void) {
   return fd;
 }
 
+/* Every hook the probe places, and where its function was found. */
+#define MAX_HOOKS (UVDB_FN_COUNT + 2)
+struct uv__hooked {
+  struct uvdb_hook *hook;
+  const struct uvdb_located_fn *fn;
+};
+
+/* How much of the thread pool the hooks see, for `info probe`. */
+static const char *uv__pool_coverage(const struct uv__hooked *h, size_t n) {
+  int submit = 0, queue_work = 0;
+  for (size_t i = 0; i < n; i++) {
+    submit |= h[i].fn == &uvdb_probe.lib.pool[UVDB_POOL_WORK_SUBMIT] && h[i].hook->installed;
+    queue_work |= h[i].fn == &uvdb_probe.lib.pool[UVDB_POOL_QUEUE_WORK] && h[i].hook->installed;
+  }
+  if (submit && queue_work)
+    return "every job: uv_queue_work, file system, DNS, random";
+  if (queue_work)
+    return "uv_queue_work jobs only: file system, DNS and random jobs are not seen (uv__work_submit is "
+           "unnamed in a stripped libuv, and inlined)";
+  if (submit)
+    return "file system, DNS and random jobs; uv_queue_work only where it calls uv__work_submit";
+  return "none: neither uv__work_submit nor uv_queue_work could be hooked";
+}
+
 /* What `info probe` shows: key=value lines. */
-static size_t uv__describe(char *buf, size_t cap, int found, const struct uvdb_hook *hooks, size_t nhooks) {
+static size_t uv__describe(char *buf, size_t cap, int found, const struct uv__hooked *hooks, size_t nhooks) {
   const struct uvdb_libuv *lib = &uvdb_probe.lib;
   char exe[512];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -113,12 +137,13 @@ static size_t uv__describe(char *buf, size_t cap, int found, const struct uvdb_h
     else
       off += (size_t)snprintf(buf + off, cap - off, "libuv_version=%u.%u.%u\n", major, minor, patch);
     if (off < cap)
-      off += (size_t)snprintf(buf + off, cap - off, "libuv_path=%s\n", lib->path);
+      off += (size_t)snprintf(buf + off, cap - off, "libuv_path=%s\nthreadpool=%s\n", lib->path,
+                              uv__pool_coverage(hooks, nhooks));
   }
   for (size_t i = 0; i < nhooks && off < cap; i++) {
-    const struct uvdb_hook *h = &hooks[i];
-    const struct uvdb_located_fn *fn = &lib->fn[i];
-    off += (size_t)snprintf(buf + off, cap - off, "hook=%s\t%s\t0x%lx\t%s\t%s\n", h->name,
+    const struct uvdb_hook *h = hooks[i].hook;
+    const struct uvdb_located_fn *fn = hooks[i].fn;
+    off += (size_t)snprintf(buf + off, cap - off, "hook=%s\t%s\t0x%lx\t%s\t%s\n", fn->name,
                             h->installed ? "installed" : "refused", (unsigned long)fn->addr,
                             fn->how ? fn->how : "-", h->installed ? "-" : h->reason);
   }
@@ -163,13 +188,23 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   if (!uv__for_us())
     return; /* a child, or a process nobody is debugging: stay out of the way */
   int found = uvdb_locate_libuv(&uvdb_probe.lib) == 0;
+  struct uv__hooked hooks[MAX_HOOKS];
   size_t nhooks = 0;
-  struct uvdb_hook *hooks = found ? uvdb_loop_hooks(&nhooks) : NULL;
+  if (found) {
+    size_t n;
+    struct uvdb_hook *loop_hooks = uvdb_loop_hooks(&n);
+    for (size_t i = 0; i < n; i++)
+      hooks[nhooks++] = (struct uv__hooked){&loop_hooks[i], &uvdb_probe.lib.fn[i]};
+    const struct uvdb_located_fn *located[2];
+    struct uvdb_hook *pool_hooks = uvdb_pool_hooks(&n, located);
+    for (size_t i = 0; i < n; i++)
+      hooks[nhooks++] = (struct uv__hooked){&pool_hooks[i], located[i]};
+  }
   for (size_t i = 0; i < nhooks; i++)
-    if (!hooks[i].target)
-      snprintf(hooks[i].reason, sizeof(hooks[i].reason), "not found (no symbol, no known call pattern)");
+    if (!hooks[i].hook->target)
+      snprintf(hooks[i].hook->reason, sizeof(hooks[i].hook->reason), "not found (no symbol, no known call pattern)");
     else
-      uvdb_hook_prepare(&hooks[i]);
+      uvdb_hook_prepare(hooks[i].hook);
 
   int sock = uvdb_connect(getenv("UVDB_SOCK"));
   if (sock < 0)
@@ -186,8 +221,8 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   /* Install before saying hello, so the report is the truth; the process
    * still has one thread, and nothing runs until the debugger says go. */
   for (size_t i = 0; i < nhooks; i++)
-    if (hooks[i].stub)
-      uvdb_hook_install(&hooks[i]); /* a refusal is in hooks[i].reason, reported below */
+    if (hooks[i].hook->stub)
+      uvdb_hook_install(hooks[i].hook); /* a refusal is in its reason, reported below */
   static char info[8192];
   size_t len = uv__describe(info, sizeof(info), found, hooks, nhooks);
   if (uvdb_msg_send(sock, UVDB_MSG_HELLO, info, len, shm_fd) != 0)
@@ -204,6 +239,9 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   if (strstr(reply, "start_paused=1"))
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
   uv__welcome_breakpoints(reply);
+  const char *pool_break = strstr(reply, "pool_break=");
+  if (pool_break)
+    atomic_store(&uvdb_pool_break_depth, (uint32_t)strtoul(pool_break + 11, NULL, 10));
   if (strstr(reply, "fprobes=1"))
     uvdb_fprobe_install_requested(); /* `break callback` set before the program ran */
   pthread_atfork(NULL, NULL, uv__atfork_child);
@@ -218,7 +256,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
 quiet:
   uvdb_safepoint_release_signal();
   for (size_t i = 0; i < nhooks; i++)
-    uvdb_hook_remove(&hooks[i]);
+    uvdb_hook_remove(hooks[i].hook);
   if (shm_fd >= 0)
     close(shm_fd);
   close(sock);

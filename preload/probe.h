@@ -141,6 +141,11 @@ void uvdb_fprobe_install_requested(void); /* a normal thread: the constructor or
 void uvdb_fprobe_sync(void);              /* the agent: arm as the slots say; raw syscalls only */
 void uvdb_fprobe_disarm_all(void);        /* the agent: the debugger is gone */
 
+/* The thread-pool probes (probes/pool.c). */
+struct uvdb_hook *uvdb_pool_hooks(size_t *n, const struct uvdb_located_fn **located);
+uint64_t uvdb_pool_untracked(void);
+extern _Atomic uint32_t uvdb_pool_break_depth;
+
 /* The loop probes (probes/loop.c). */
 struct uvdb_hook *uvdb_loop_hooks(size_t *n);
 const struct uvdb_hook *uvdb_loop_hooks_installed(size_t *n); /* as they are, for checks */

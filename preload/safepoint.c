@@ -338,6 +338,7 @@ void uvdb_release_all(void) {
   atomic_store(&uvdb_probe.pause_req, 0);
   atomic_store(&uvdb_probe.step_tid, 0);
   atomic_store(&uvdb_probe.finish_tid, 0);
+  atomic_store(&uvdb_pool_break_depth, 0);
   uvdb_fprobe_disarm_all();
   uvdb_set_breakpoints(none);
   uvdb_resume_all();

@@ -34,6 +34,17 @@ enum uvdb_stop_reason {
   UVDB_STOP_CALLBACK = 6,  /* entering a function armed by `break callback` */
   UVDB_STOP_FINISH = 7,    /* `finish` in a callback: it returned */
   UVDB_STOP_QUERY = 8,     /* a view asked for while the loop ran: resumed after it */
+  UVDB_STOP_POOL_QUEUE = 9,/* `break threadpool queue N`: a submission made the queue N deep */
+};
+
+/* POOL_SUBMIT's kinds of job, from the work function libuv runs. */
+enum uvdb_pool_kind {
+  UVDB_POOL_KIND_UNKNOWN = 0,
+  UVDB_POOL_KIND_FS = 1,
+  UVDB_POOL_KIND_WORK = 2, /* uv_queue_work */
+  UVDB_POOL_KIND_GETADDRINFO = 3,
+  UVDB_POOL_KIND_GETNAMEINFO = 4,
+  UVDB_POOL_KIND_RANDOM = 5,
 };
 
 /* PAUSE's reason for `step` and `finish` in a callback: no safepoint, the
@@ -46,8 +57,9 @@ enum uvdb_stop_reason {
 #define UVDB_PHASE_MASK 0xffu
 #define UVDB_PHASE_IN_ITERATION 0x100u
 
-/* STOPPED's a32: the reason, and (phase + 1) << 8, 0 for none; its y: the
- * callback entered or returned from, 0 at a phase boundary. */
+/* STOPPED's a32: the reason, (phase + 1) << 8 (0 for none), and for a pool
+ * queue stop the queue's depth << 16; its y: the callback entered or
+ * returned from, 0 at a phase boundary. */
 
 /* One event: fixed size, written by one thread into its own ring.  What a32,
  * x and y carry depends on the type: see events.def. */
@@ -192,6 +204,7 @@ enum uvdb_msg_type {
   UVDB_MSG_BREAKPOINTS = 8, /* debugger -> probe: struct uvdb_msg_breakpoints */
   UVDB_MSG_FPROBES = 9,     /* debugger -> probe: the fprobe slots changed */
   UVDB_MSG_SAMPLE = 10,     /* debugger -> probe: u32 tid, sample that loop thread's stack now */
+  UVDB_MSG_POOL_BREAK = 11, /* debugger -> probe: u32 depth, stop when the queue reaches it (0: off) */
 };
 
 /* PAUSE: park the loop run by thread `tid` (0: the main thread) at its next

@@ -87,11 +87,11 @@ class PhaseOrder(unittest.TestCase):
         self.assertEqual(probe["libuv"], "found")
         self.assertTrue(probe["libuv_version"].startswith(version_prefix), probe["libuv_version"])
         hooks = {h["function"]: h for h in probe["hooks"]}
-        self.assertEqual(set(hooks), {"uv_run", "uv__run_timers", "uv__run_idle", "uv__run_prepare",
-                                      "uv__io_poll", "uv__run_check"})
-        for h in hooks.values():
-            self.assertEqual(h["status"], "installed", h)
-            self.assertIsNone(h["reason"])
+        loop_hooks = {"uv_run", "uv__run_timers", "uv__run_idle", "uv__run_prepare", "uv__io_poll", "uv__run_check"}
+        self.assertEqual(set(hooks), loop_hooks | {"uv__work_submit", "uv_queue_work"})
+        for name in loop_hooks | {"uv_queue_work"}:  # uv_queue_work: public, found everywhere
+            self.assertEqual(hooks[name]["status"], "installed", hooks[name])
+            self.assertIsNone(hooks[name]["reason"])
         self.assertIn(found_by, hooks["uv__io_poll"]["found_by"])
         return loop, probe, out
 
@@ -103,6 +103,8 @@ class PhaseOrder(unittest.TestCase):
         if probe["libuv_path"] == os.path.realpath(NODE):  # libuv inside node: named in .symtab
             hooks = probe["hooks"]
             self.assertEqual({h["found_by"] for h in hooks}, {".symtab"})
+            self.assertEqual({h["status"] for h in hooks}, {"installed"})
+            self.assertTrue(probe["threadpool"].startswith("every job"), probe["threadpool"])
         self.assertIn("echo: hello, loop", out)
         self.assertIn("echo: hello, loop", out)
 
@@ -110,6 +112,9 @@ class PhaseOrder(unittest.TestCase):
         loop, probe, out = self.check_loop([example("03-loop-phases")], ORDER_144, "1.44.", "uv_run")
         self.assertIn("libuv.so.1", probe["libuv_path"])
         self.assertIn("timer fired 3 times, idle ran 10 times, echo received", out)
+        # stripped, with uv__work_submit inlined: only the public entry is seen, and it says so
+        self.assertEqual({h["function"] for h in probe["hooks"] if h["status"] != "installed"}, {"uv__work_submit"})
+        self.assertTrue(probe["threadpool"].startswith("uv_queue_work jobs only"), probe["threadpool"])
 
     def test_c_static_libuv_runs_timers_first(self):
         loop, probe, out = self.check_loop([example("03-loop-phases-static")], ORDER_144, "<=1.44", ".symtab")
