@@ -20,10 +20,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def parse_ns(text):
-    m = re.search(r"ns_per_iteration=([0-9.]+)", text)
+def parse_ns(text, key="ns_per_iteration"):
+    m = re.search(key + r"=([0-9.]+)", text)
     if not m:
-        raise RuntimeError(f"no ns_per_iteration in output:\n{text}")
+        raise RuntimeError(f"no {key} in output:\n{text}")
     return float(m.group(1))
 
 
@@ -117,6 +117,22 @@ def armed_not_hit(build, uvdb, rounds):
     }
 
 
+def timed(cmd):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, capture_output=True, check=True)
+    return time.perf_counter() - t0
+
+
+def per_hit(make, rounds, lo=1000, hi=3000):
+    """Microseconds per breakpoint hit: the slope between runs of lo and of
+    hi hits, so that start-up and the handshake drop out."""
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(timed(make(lo)))
+        b.append(timed(make(hi)))
+    return (statistics.median(b) - statistics.median(a)) / (hi - lo) * 1e6
+
+
 def hit_cost(build, uvdb, rounds):
     """Stop, run the commands (silent, continue), go on: uvdb's `break phase
     poll` against gdb's breakpoint on uv__io_poll, same program, same hits.
@@ -127,20 +143,10 @@ def hit_cost(build, uvdb, rounds):
     with open(script, "w") as f:
         f.write("set pagination off\nset confirm off\nbreak uv__io_poll\ncommands 1\nsilent\ncontinue\nend\nrun\n")
 
-    def timed(cmd):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True)
-        return time.perf_counter() - t0
-
-    def per_hit(make):
-        lo, hi = 1000, 3000
-        a = [timed(make(lo)) for _ in range(rounds)]
-        b = [timed(make(hi)) for _ in range(rounds)]
-        return (statistics.median(b) - statistics.median(a)) / (hi - lo) * 1e6
-
     u = per_hit(lambda n: [uvdb, "--batch", "-ex", "break phase poll", "-ex", "commands", "-ex", "silent",
-                           "-ex", "continue", "-ex", "end", "-ex", "run", "--", prog, str(n)])
-    g = per_hit(lambda n: [gdb, "-q", "-batch", "-nx", "-x", script, "--args", prog, str(n)]) if gdb else float("nan")
+                           "-ex", "continue", "-ex", "end", "-ex", "run", "--", prog, str(n)], rounds)
+    g = per_hit(lambda n: [gdb, "-q", "-batch", "-nx", "-x", script, "--args", prog, str(n)],
+                rounds) if gdb else float("nan")
     return {
         "figure": "breakpoint hit in batch mode: stop, commands (silent, continue), go on",
         "baseline": f"gdb: {g:.0f} us/hit" if gdb else "gdb: not installed",
@@ -149,6 +155,73 @@ def hit_cost(build, uvdb, rounds):
         "budget": "<= 1000 us",
         "pass": u <= 1000,
         "note": "libuv linked statically (gdb needs uv__io_poll's name); slope between 1000 and 3000 hits",
+    }
+
+
+def callback_probe_disarmed(build, uvdb, rounds):
+    """A function probe left in place, disarmed: `break callback on_tick`
+    then `delete` (as after `step`, or a deleted callback breakpoint), against
+    the same session without it.  64 idle handles share on_tick, so that the
+    loop's own per-iteration probe cost, and its noise, is spread over 64
+    calls (with 16, medians of 7 rounds ranged from +4 to +35 ns)."""
+    cmd = [os.path.join(build, "bench", "callback_loop"), "4000000", "64"]
+    plain, disarmed = [], []
+    for _ in range(rounds):
+        for args, out in (([], plain), (["-ex", "break callback on_tick", "-ex", "delete"], disarmed)):
+            p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", "-ex", "start", *args, "-ex", "continue", "--",
+                                               *TARGET_CPU, *cmd],
+                               capture_output=True, text=True, check=True)
+            out.append(parse_ns(p.stdout, "ns_per_call"))
+    b, d = statistics.median(plain), statistics.median(disarmed)
+    return {
+        "figure": "callback probe installed but disarmed, per call",
+        "baseline": f"{b:.1f} ns/call",
+        "uvdb": f"{d:.1f} ns/call",
+        "ratio": f"{d - b:+.2f} ns per call",
+        "budget": "<= 10 ns per call",
+        "pass": d - b <= 10,
+        "note": "C, 4M calls of on_tick from 64 idle handles; `start`, `break callback on_tick`, `delete`, "
+                "`continue` against `start`, `continue`; both probed",
+    }
+
+
+def callback_hit_cost(build, uvdb, rounds):
+    """A callback breakpoint's hit in batch mode: uvdb's `break callback
+    on_tick` with `silent`, `continue` beside gdb's `break on_tick` with the
+    same commands, one call of on_tick per iteration.  A condition that never
+    holds costs the same: uvdb parks the loop and decides on the stop (the
+    note's third figure).  The rounds alternate between the three."""
+    prog = os.path.join(build, "bench", "callback_loop")
+    gdb = shutil.which("gdb")
+    script = os.path.join(build, "bench", "callback-hit.gdb")
+    with open(script, "w") as f:
+        f.write("set pagination off\nset confirm off\nbreak on_tick\ncommands 1\nsilent\ncontinue\nend\nrun\n")
+    sessions = {
+        "uvdb": lambda n: [uvdb, "--batch", "-ex", "break callback on_tick", "-ex", "commands", "-ex", "silent",
+                           "-ex", "continue", "-ex", "end", "-ex", "run", "--", prog, str(n), "1"],
+        "uvdb-if": lambda n: [uvdb, "--batch", "-ex", "break callback on_tick if iteration < 0", "-ex", "run",
+                              "--", prog, str(n), "1"],
+    }
+    if gdb:
+        sessions["gdb"] = lambda n: [gdb, "-q", "-batch", "-nx", "-x", script, "--args", prog, str(n), "1"]
+    lo, hi = 1000, 3000
+    times = {(k, n): [] for k in sessions for n in (lo, hi)}
+    for _ in range(rounds):
+        for k, make in sessions.items():
+            for n in (lo, hi):
+                times[k, n].append(timed(make(n)))
+    us = {k: (statistics.median(times[k, hi]) - statistics.median(times[k, lo])) / (hi - lo) * 1e6
+          for k in sessions}
+    g = us.get("gdb", float("nan"))
+    return {
+        "figure": "callback breakpoint hit in batch mode: stop, commands (silent, continue), go on",
+        "baseline": f"gdb: {g:.0f} us/hit" if gdb else "gdb: not installed",
+        "uvdb": f"{us['uvdb']:.0f} us/hit",
+        "ratio": f"{g / us['uvdb']:.1f}x faster than gdb" if gdb else "-",
+        "budget": "<= 1000 us",
+        "pass": us["uvdb"] <= 1000,
+        "note": f"C (bench/callback_loop.c), one on_tick a loop iteration; slope between {lo} and {hi} hits; "
+                f"`break callback on_tick if iteration < 0` (never true): {us['uvdb-if']:.0f} us/hit",
     }
 
 
@@ -195,6 +268,8 @@ def main():
                    [os.path.join(a.build, "bench", "idle_loop"), "2000000"], a.rounds, 0.90),
         armed_not_hit(a.build, uvdb, a.rounds),
         hit_cost(a.build, uvdb, 5),
+        callback_probe_disarmed(a.build, uvdb, a.rounds),
+        callback_hit_cost(a.build, uvdb, 5),
     ]
     parts = [
         breakdown("Node setImmediate turn", a.build, uvdb,

@@ -88,16 +88,20 @@ static void uv__resolve_pending(struct session *s) {
   fprobes_arm(s, NULL);
 }
 
-/* The queue depth the probe stops at: the least of the enabled
+/* The queue depths the probe stops at: those of the enabled
  * `break threadpool queue N` (conditions and counts are uvdb's). */
-static uint32_t uv__pool_depth(const struct session *s) {
-  uint32_t depth = 0;
+static int uv__pool_depths(const struct session *s, uint32_t depths[UVDB_POOL_BREAKS]) {
+  int n = 0;
+  memset(depths, 0, sizeof(uint32_t) * UVDB_POOL_BREAKS);
   for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
     const struct breakpoint *b = &s->bp[i];
-    if (b->id && b->enabled && b->type == BP_POOL_QUEUE && (!depth || b->depth < depth))
-      depth = b->depth;
+    int known = 0;
+    for (int k = 0; k < n; k++)
+      known |= depths[k] == b->depth;
+    if (b->id && b->enabled && b->type == BP_POOL_QUEUE && !known && n < UVDB_POOL_BREAKS)
+      depths[n++] = b->depth;
   }
-  return depth;
+  return n;
 }
 
 size_t breakpoints_welcome(struct session *s, char *buf, size_t cap) {
@@ -110,8 +114,11 @@ size_t breakpoints_welcome(struct session *s, char *buf, size_t cap) {
       off += (size_t)snprintf(buf + off, cap - off, "bp%d=0x%x\n", i, mask[i]);
   if (off < cap && fprobes_requested(s))
     off += (size_t)snprintf(buf + off, cap - off, "fprobes=1\n");
-  if (off < cap && uv__pool_depth(s))
-    off += (size_t)snprintf(buf + off, cap - off, "pool_break=%u\n", uv__pool_depth(s));
+  uint32_t depths[UVDB_POOL_BREAKS];
+  int nd = uv__pool_depths(s, depths);
+  for (int i = 0; i < nd && off < cap; i++)
+    off += (size_t)snprintf(buf + off, cap - off, "%s%u%s", i ? "," : "pool_break=", depths[i],
+                            i == nd - 1 ? "\n" : "");
   return off < cap ? off : cap;
 }
 
@@ -121,8 +128,10 @@ void breakpoints_push(struct session *s) {
   struct uvdb_msg_breakpoints m;
   uv__masks(s, m.mask);
   session_send(s, UVDB_MSG_BREAKPOINTS, &m, sizeof(m));
-  uint32_t depth = uv__pool_depth(s);
-  session_send(s, UVDB_MSG_POOL_BREAK, &depth, sizeof(depth));
+  uint32_t depths[UVDB_POOL_BREAKS];
+  uv__pool_depths(s, depths);
+  session_send(s, UVDB_MSG_POOL_BREAK, depths, sizeof(depths));
+  settings_push(s); /* break blocked: the watchdog's stop */
   fprobes_arm(s, NULL);
 }
 
@@ -133,7 +142,9 @@ static int uv__here(const struct breakpoint *b, const struct stop_info *st) {
   if (b->type == BP_PHASE)
     return !st->callback && st->reason != UVDB_STOP_POOL_QUEUE && b->phase == st->phase;
   if (b->type == BP_POOL_QUEUE)
-    return st->reason == UVDB_STOP_POOL_QUEUE && st->pool_depth >= b->depth;
+    return st->reason == UVDB_STOP_POOL_QUEUE && st->pool_depth == b->depth;
+  if (b->type == BP_BLOCKED)
+    return st->reason == UVDB_STOP_BLOCKED && st->blocked_ms >= b->depth;
   if (!st->callback || st->reason == UVDB_STOP_FINISH)
     return 0;
   for (int k = 0; k < b->nlocations; k++)
@@ -290,7 +301,10 @@ static void uv__json_locations(struct json *j, struct session *s, const struct b
 }
 
 static const char *uv__type_name(const struct breakpoint *b) {
-  return b->type == BP_PHASE ? "phase" : b->type == BP_POOL_QUEUE ? "threadpool_queue" : "callback";
+  return b->type == BP_PHASE        ? "phase"
+         : b->type == BP_POOL_QUEUE ? "threadpool_queue"
+         : b->type == BP_BLOCKED    ? "blocked"
+                                    : "callback";
 }
 
 static void uv__json_fields(struct json *j, struct session *s, const struct breakpoint *b) {
@@ -300,6 +314,8 @@ static void uv__json_fields(struct json *j, struct session *s, const struct brea
     json_str(j, "phase", phase_name(b->phase));
   } else if (b->type == BP_POOL_QUEUE) {
     json_uint(j, "depth", b->depth);
+  } else if (b->type == BP_BLOCKED) {
+    json_uint(j, "ms", b->depth);
   } else {
     json_str(j, "pattern", b->pattern);
     json_bool(j, "pending", s->state != TARGET_RUNNING && s->state != TARGET_STOPPED);
@@ -323,6 +339,8 @@ static const char *uv__what(const struct breakpoint *b, char *buf, size_t cap) {
     snprintf(buf, cap, "phase %s", phase_name(b->phase));
   else if (b->type == BP_POOL_QUEUE)
     snprintf(buf, cap, "threadpool queue %u", b->depth);
+  else if (b->type == BP_BLOCKED)
+    snprintf(buf, cap, "blocked %u ms", b->depth);
   else
     snprintf(buf, cap, "callback %s", b->pattern);
   return buf;
@@ -415,12 +433,12 @@ static int uv__check_callback(struct session *s, struct breakpoint *b) {
 
 /* break phase NAME | callback GLOB | threadpool queue N [loop N|any] [if COND] */
 static int uv__set(struct session *s, int argc, char **argv, int temporary) {
-  const char *usage =
-      "usage: break phase NAME | callback FUNCTION-GLOB | threadpool queue DEPTH [loop N|any] [if CONDITION]";
+  const char *usage = "usage: break phase NAME | callback FUNCTION-GLOB | threadpool queue DEPTH | blocked MS "
+                      "[loop N|any] [if CONDITION]";
   if (argc >= 2 && strcmp(argv[1], "phase") != 0 && strcmp(argv[1], "callback") != 0 &&
-      strcmp(argv[1], "threadpool") != 0)
-    return uvdb_error("cannot break on \"%s\": break on a `phase NAME`, a `callback FUNCTION` or "
-                      "`threadpool queue DEPTH`",
+      strcmp(argv[1], "threadpool") != 0 && strcmp(argv[1], "blocked") != 0)
+    return uvdb_error("cannot break on \"%s\": break on a `phase NAME`, a `callback FUNCTION`, "
+                      "`threadpool queue DEPTH` or `blocked MS`",
                       argv[1]);
   if (argc < 3)
     return uvdb_error("%s", usage);
@@ -430,6 +448,15 @@ static int uv__set(struct session *s, int argc, char **argv, int temporary) {
   if (strcmp(argv[1], "phase") == 0) {
     if ((b.phase = uv__phase_arg(argv[2])) < 0)
       return -1;
+  } else if (strcmp(argv[1], "blocked") == 0) {
+    char *end = NULL;
+    long ms = strtol(argv[2], &end, 10);
+    if (*end || ms < 1 || ms > 60000)
+      return uvdb_error("usage: break blocked MS (1 to 60000: stop at the end of a callback that blocked the "
+                        "loop that long), not \"%s\"",
+                        argv[2]);
+    b.type = BP_BLOCKED;
+    b.depth = (unsigned)ms;
   } else if (strcmp(argv[1], "threadpool") == 0) {
     char *end = NULL;
     long depth = argc > 3 ? strtol(argv[3], &end, 10) : 0;
@@ -437,6 +464,13 @@ static int uv__set(struct session *s, int argc, char **argv, int temporary) {
       return uvdb_error("usage: break threadpool queue DEPTH (1 to 65535: stop when that many jobs wait)");
     b.type = BP_POOL_QUEUE;
     b.depth = (unsigned)depth;
+    uint32_t depths[UVDB_POOL_BREAKS];
+    int known = 0, nd = uv__pool_depths(s, depths);
+    for (int k = 0; k < nd; k++)
+      known |= depths[k] == b.depth;
+    if (!known && nd == UVDB_POOL_BREAKS)
+      return uvdb_error("the probe watches at most %d queue depths at once; delete or disable one",
+                        UVDB_POOL_BREAKS);
     b.loop = 0; /* the pool serves every loop */
     i = 4;
   } else {

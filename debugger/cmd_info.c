@@ -25,6 +25,9 @@ const struct uvdb_command uvdb_info_commands[] = {
      NULL},
     {"timers", cmd_info_timers, "info timers [N]",
      "The stopped loop's timers in due order: handle, due in ms, repeat, flags, callback.", NULL},
+    {"blocking", cmd_info_blocking, "info blocking [N]",
+     "What blocked the loop: lag percentiles, utilization, time per phase, the longest blocking stretches "
+     "with their stacks, sync I/O on the loop thread.", NULL},
     {"threadpool", cmd_info_threadpool, "info threadpool",
      "The thread pool: size, each worker and its job, the queue by kind, wait/run/callback-delay percentiles.",
      NULL},

@@ -284,7 +284,7 @@ int cmd_info_closing(struct session *s, int argc, char **argv) {
 /* The frames of an unwound stack, innermost first, without the probe's
  * own.  Every frame but the first is a return address, looked up one byte
  * back, inside the call.  Frames kept, at most max, names in fn[][512]. */
-static int uv__frames(struct symbolizer *sym, const uint64_t *pcs, int depth, uint64_t *kept, char (*fn)[512],
+int stack_frames(struct symbolizer *sym, const uint64_t *pcs, int depth, uint64_t *kept, char (*fn)[512],
                       int max) {
   int n = 0;
   for (int i = 0; i < depth && n < max; i++) {
@@ -300,7 +300,7 @@ static int uv__frames(struct symbolizer *sym, const uint64_t *pcs, int depth, ui
   return n;
 }
 
-static void uv__print_frames(struct json *j, const uint64_t *pcs, char (*fn)[512], int n) {
+void stack_print(struct json *j, const uint64_t *pcs, char (*fn)[512], int n) {
   for (int i = 0; i < n; i++) {
     char pc[32];
     snprintf(pc, sizeof(pc), "0x%llx", (unsigned long long)pcs[i]);
@@ -330,7 +330,7 @@ int cmd_backtrace(struct session *s, int argc, char **argv) {
   int depth = symbolizer_unwind(sym, (pid_t)l->tid, uvdb_shm_stack(s->shm, (unsigned)l->id), pcs, 128);
   if (depth < 0)
     return uvdb_error("cannot unwind loop %d's thread %u", l->id, l->tid);
-  int n = uv__frames(sym, pcs, depth, kept, fn, 128);
+  int n = stack_frames(sym, pcs, depth, kept, fn, 128);
   struct json *j = NULL;
   if (uvdb_json_mode) {
     j = json_begin();
@@ -338,7 +338,7 @@ int cmd_backtrace(struct session *s, int argc, char **argv) {
     json_int(j, "loop", l->id);
     json_arr(j, "frames");
   }
-  uv__print_frames(j, kept, fn, n);
+  stack_print(j, kept, fn, n);
   if (j)
     json_end(j);
   else if (!n)
@@ -348,7 +348,7 @@ int cmd_backtrace(struct session *s, int argc, char **argv) {
 
 /* The callback a sampled stack is in: the frame the loop's dispatch (the
  * libuv frames between uv_run and it) called.  -1: none seen. */
-static int uv__callback_frame(struct symbolizer *sym, const uint64_t *pcs, char (*fn)[512], int n) {
+int stack_callback(struct symbolizer *sym, const uint64_t *pcs, char (*fn)[512], int n) {
   int run = -1;
   for (int i = 0; i < n && run < 0; i++)
     if (strcmp(fn[i], "uv_run") == 0)
@@ -390,22 +390,30 @@ void session_report_busy(struct session *s, int loop_id) {
       struct timespec ms20 = {0, 20 * 1000 * 1000};
       nanosleep(&ms20, NULL);
     }
-    uint32_t before = atomic_load(&s->shm->samples), tid = l->tid;
+    struct uvdb_sample *smp = uvdb_shm_sample(s->shm, UVDB_SAMPLE_SLOTS - 1);
+    uint32_t seq = atomic_load(&smp->seq), tid = l->tid;
     if (session_send(s, UVDB_MSG_SAMPLE, &tid, sizeof(tid)) != 0)
       break;
-    for (int w = 0; w < 10 && atomic_load(&s->shm->samples) == before; w++) {
+    for (int w = 0; w < 10 && atomic_load(&smp->seq) == seq; w++) {
       struct timespec ms10 = {0, 10 * 1000 * 1000};
-      syscall(SYS_futex, (uint32_t *)&s->shm->samples, FUTEX_WAIT, before, &ms10, NULL, 0);
+      uint32_t count = atomic_load(&s->shm->samples);
+      if (atomic_load(&smp->seq) == seq)
+        syscall(SYS_futex, (uint32_t *)&s->shm->samples, FUTEX_WAIT, count, &ms10, NULL, 0);
     }
-    if (atomic_load(&s->shm->samples) == before)
+    uint32_t now_seq = atomic_load(&smp->seq);
+    if (now_seq == seq || (now_seq & 1))
       break; /* the thread blocks the signal, or it is no longer uvdb's */
-    const struct uvdb_sample *smp = uvdb_shm_sample(s->shm);
-    int depth = symbolizer_unwind_copy(sym, (pid_t)l->tid, &smp->regs, smp->stack, smp->stack_base,
-                                       smp->stack_len, pcs[taken], 128);
-    n[taken] = depth > 0 ? uv__frames(sym, pcs[taken], depth, kept[taken], fn[taken], 128) : 0;
+    static uint8_t copy[UVDB_SAMPLE_STACK];
+    struct uvdb_stop_stack regs = smp->regs;
+    uint64_t base = smp->stack_base, len = smp->stack_len < UVDB_SAMPLE_STACK ? smp->stack_len : UVDB_SAMPLE_STACK;
+    memcpy(copy, smp->stack, len);
+    if (atomic_load(&smp->seq) != now_seq)
+      break; /* written again meanwhile */
+    int depth = symbolizer_unwind_copy(sym, (pid_t)l->tid, &regs, copy, base, len, pcs[taken], 128);
+    n[taken] = depth > 0 ? stack_frames(sym, pcs[taken], depth, kept[taken], fn[taken], 128) : 0;
     taken++;
   }
-  int cb = taken ? uv__callback_frame(sym, kept[0], fn[0], n[0]) : -1;
+  int cb = taken ? stack_callback(sym, kept[0], fn[0], n[0]) : -1;
   char callback[512] = "";
   if (cb >= 0) {
     symbol_strip_params(strcpy(callback, fn[0][cb]));
@@ -424,7 +432,7 @@ void session_report_busy(struct session *s, int loop_id) {
     json_arr(j, "samples");
     for (int k = 0; k < taken; k++) {
       json_arr(j, NULL);
-      uv__print_frames(j, kept[k], fn[k], n[k]);
+      stack_print(j, kept[k], fn[k], n[k]);
       json_close(j);
     }
     json_end(j);
@@ -435,7 +443,7 @@ void session_report_busy(struct session *s, int loop_id) {
          (unsigned long long)iteration);
   for (int k = 0; k < taken; k++) {
     printf("Sample %d of %d:\n", k + 1, taken);
-    uv__print_frames(NULL, kept[k], fn[k], n[k]);
+    stack_print(NULL, kept[k], fn[k], n[k]);
   }
   if (!taken)
     printf("No stack sample: the thread blocks uvdb's signal, or took it for its own.\n");

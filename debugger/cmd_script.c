@@ -630,5 +630,8 @@ const struct uvdb_command uvdb_show_commands[] = {
 };
 
 int cmd_show(struct session *s, int argc, char **argv) {
+  int ambiguous;
+  if (argc > 1 && !uvdb_lookup(uvdb_show_commands, argv[1], &ambiguous) && !ambiguous)
+    return settings_show(s, argv[1]);
   return uvdb_dispatch(s, uvdb_show_commands, "show", argc - 1, argv + 1);
 }

@@ -86,12 +86,16 @@ static void uv__quantiles(struct session *s, struct json *j, const char *key, co
 }
 
 struct uv__queue_stats {
-  uint64_t queued, running, by_kind[POOL_KINDS], by_class[3];
+  uint64_t queued, running, callback_due, by_kind[POOL_KINDS], by_class[3];
   const struct pool_job *oldest;
 };
 
 static void uv__count(const struct pool_job *j, void *arg) {
   struct uv__queue_stats *q = arg;
+  if (j->ended) { /* its done callback waits for the loop */
+    q->callback_due++;
+    return;
+  }
   if (j->started) {
     q->running++;
     return;
@@ -231,14 +235,18 @@ int cmd_info_threadpool(struct session *s, int argc, char **argv) {
     json_uint(j, "cancelled", p->cancelled);
     json_uint(j, "running", q.running);
     json_uint(j, "queued", q.queued);
+    json_uint(j, "callback_due", q.callback_due);
   } else if (!p->started) {
     printf("The thread pool has not started: libuv starts it at the first job submitted (file system, DNS, "
            "uv_queue_work).\n");
     return 0;
   } else {
-    printf("Thread pool: %u threads; %llu jobs submitted, %llu done (%llu cancelled), %llu running, %llu queued\n",
-           p->size, (unsigned long long)p->submitted, (unsigned long long)p->done, (unsigned long long)p->cancelled,
-           (unsigned long long)q.running, (unsigned long long)q.queued);
+    printf("Thread pool: %u thread%s; %llu jobs submitted, %llu done (%llu cancelled), %llu running, %llu queued",
+           p->size, p->size == 1 ? "" : "s", (unsigned long long)p->submitted, (unsigned long long)p->done,
+           (unsigned long long)p->cancelled, (unsigned long long)q.running, (unsigned long long)q.queued);
+    if (q.callback_due)
+      printf(", %llu ended with their callback due", (unsigned long long)q.callback_due);
+    printf("\n");
   }
   uv__workers(s, j, now);
   uv__queue(s, j, &q, now);

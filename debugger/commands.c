@@ -17,9 +17,10 @@ static const struct uvdb_command uv__commands[] = {
     {"step", cmd_step, "step", "Run the stopped loop to the next callback it calls; Enter repeats it.", NULL},
     {"finish", cmd_finish, "finish",
      "Run the callback the loop is stopped in to its return, or the phase it is stopped before to its end.", NULL},
-    {"break", cmd_break, "break phase NAME | callback FUNCTION [loop N|any] [if COND]",
-     "Stop the main loop (or loop N, or any) before a phase, or entering a callback (a glob over function "
-     "names: on_timer, node::Environment::RunTimers, *Immediate*).",
+    {"break", cmd_break, "break phase NAME | callback FUNCTION | threadpool queue N | blocked MS [loop N|any] [if COND]",
+     "Stop the main loop (or loop N, or any) before a phase; entering a callback (a glob over function names: "
+     "on_timer, node::Environment::RunTimers, *Immediate*); when N thread-pool jobs wait; or at the end of a "
+     "callback that blocked the loop MS milliseconds.",
      NULL},
     {"tbreak", cmd_tbreak, "tbreak phase NAME | callback FUNCTION ...", "A breakpoint deleted when it first stops.",
      NULL},
@@ -45,7 +46,8 @@ static const struct uvdb_command uv__commands[] = {
     {"print", cmd_print, "print EXPR", "Print the value of an expression: $iteration, $phase == \"poll\", $n + 1.",
      NULL},
     {"output", cmd_output, "output EXPR", "Print the value of an expression, with no newline.", NULL},
-    {"set", cmd_set, "set $NAME = EXPR", "Set a convenience variable (a number or a string).", NULL},
+    {"set", cmd_set, "set $NAME = EXPR | SETTING VALUE",
+     "Set a convenience variable (a number or a string), or a setting (blocking-threshold MS).", NULL},
     {"show", cmd_show, "show user [NAME]|convenience", "The user commands, or the convenience variables.",
      uvdb_show_commands},
     {"if", cmd_if, "if EXPR ... [else ...] end", "Run the lines up to else (or end) if EXPR is true, else the others.",

@@ -113,7 +113,10 @@ struct uv__pool_counts {
 
 static void uv__pool_count(const struct pool_job *j, void *arg) {
   struct uv__pool_counts *c = arg;
-  j->started ? c->running++ : c->queued++;
+  if (!j->started)
+    c->queued++;
+  else if (!j->ended)
+    c->running++;
 }
 
 static struct uv__pool_counts uv__pool_now(const struct session *s) {
@@ -260,8 +263,14 @@ int cmd_set(struct session *s, int argc, char **argv) {
     p = strchr(p, ' ') + 1;
   while (isspace((unsigned char)*p))
     p++;
-  if (*p != '$')
-    return uvdb_error("%s (uvdb has no settings to set yet)", usage);
+  if (*p != '$' && strchr(p, '='))
+    return uvdb_error("%s (a variable's name starts with $), or set SETTING VALUE", usage);
+  if (*p != '$') { /* set NAME VALUE: one of uvdb's settings */
+    char name[64], value[64] = "";
+    if (sscanf(p, "%63s %63s", name, value) < 1)
+      return uvdb_error("%s, or set SETTING VALUE", usage);
+    return settings_set(s, name, value[0] ? value : NULL);
+  }
   char name[128];
   size_t len = strcspn(p + 1, " \t=");
   snprintf(name, sizeof(name), "%.*s", (int)(len < sizeof(name) ? len : sizeof(name) - 1), p + 1);

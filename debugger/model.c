@@ -125,6 +125,8 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
       p->max = d;
     l->last_phase = phase;
     l->last_phase_end = r->y;
+    if (phase == UVDB_PHASE_TIMERS)
+      l->blocking.timers_begin = r->ts;
     l->last_iteration = r->x;
     if ((r->a32 & UVDB_PHASE_IN_ITERATION) && l->ncur < UVDB_MAX_ORDER)
       l->cur_order[l->ncur++] = phase;
@@ -132,6 +134,11 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
       uv__trace_phase(l, phase, r->x, r->ts, d, shm);
     break;
   }
+  case UVDB_EV_POLL_WAIT:
+  case UVDB_EV_BLOCKED:
+  case UVDB_EV_SYNC_IO:
+    blocking_apply(m, l, r, shm);
+    break;
   case UVDB_EV_RESUMED:
     l->last_resumed = r->ts;
     break;
@@ -144,6 +151,13 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     m->stop.iteration = r->x;
     m->stop.callback = r->y;
     m->stop.pool_depth = m->stop.reason == UVDB_STOP_POOL_QUEUE ? r->a32 >> 16 : 0;
+    m->stop.blocked_ms = 0;
+    for (int i = m->blocking.nblocked; i-- > 0 && m->stop.reason == UVDB_STOP_BLOCKED && shm;)
+      if (m->blocking.blocked[i].loop_id == r->loop_id) { /* its BLOCKED record came just before */
+        const struct blocked_event *e = &m->blocking.blocked[i];
+        m->stop.blocked_ms = ticks_to_ns(shm, e->end - e->since) / 1e6;
+        break;
+      }
     l->last_stop_phase = m->stop.phase;
     l->last_stop_iteration = r->x;
     break;

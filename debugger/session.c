@@ -132,6 +132,17 @@ int session_launch(struct session *s, int start_paused) {
     }
     setenv("LD_PRELOAD", preload, 1);
     setenv("UVDB_SOCK", s->sock_path, 1);
+    /* JavaScript names in stacks: V8 writes its compiled functions' names
+     * to /tmp/perf-PID.map (1); at 2 it also gives interpreted functions
+     * frames of their own, at the cost of a V8 task on the loop.  Node
+     * reads these from NODE_OPTIONS; other programs ignore it. */
+    const char *node_options = getenv("NODE_OPTIONS");
+    char *with_names = NULL;
+    int names = settings_js_names();
+    if (names && asprintf(&with_names, "%s%s--perf-basic-prof-only-functions%s", node_options ? node_options : "",
+                          node_options && *node_options ? " " : "",
+                          names > 1 ? " --interpreted-frames-native-stack" : "") >= 0)
+      setenv("NODE_OPTIONS", with_names, 1);
     snprintf(buf, sizeof(buf), "%d", (int)getpid());
     setenv("UVDB_PID", buf, 1);
     signal(SIGINT, SIG_DFL);
@@ -218,7 +229,14 @@ static void uv__handshake(struct session *s, int fd) {
   size_t wl = (size_t)snprintf(welcome, sizeof(welcome), "protocol=%d\nstart_paused=%d\n", UVDB_PROTOCOL_VERSION,
                                s->start_paused);
   wl += breakpoints_welcome(s, welcome + wl, sizeof(welcome) - wl);
+  struct uvdb_msg_watchdog w = settings_watchdog(s);
+  if (wl < sizeof(welcome))
+    wl += (size_t)snprintf(welcome + wl, sizeof(welcome) - wl, "watchdog=%llu,%llu,%llu\n",
+                           (unsigned long long)w.threshold_ticks, (unsigned long long)w.break_ticks,
+                           (unsigned long long)w.period_ns);
   s->stops_seen = 0;
+  s->samples_seen = 0;
+  memset(s->sample_seq, 0, sizeof(s->sample_seq));
   if (uvdb_msg_send(fd, UVDB_MSG_WELCOME, welcome, wl, -1) != 0) {
     close(fd);
     return;
@@ -251,11 +269,38 @@ static void uv__clock_refresh(struct session *s) {
   c->ns1 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The stacks the watchdog and sync I/O sampled: unwound now, while the
+ * process is there to read, and kept with the events they belong to. */
+static void uv__collect_samples(struct session *s) {
+  s->samples_seen = atomic_load(&s->shm->samples);
+  static uint8_t copy[UVDB_SAMPLE_STACK];
+  for (unsigned i = 0; i + 1 < UVDB_SAMPLE_SLOTS; i++) { /* the last slot answers `SAMPLE`: read there */
+    struct uvdb_sample *smp = uvdb_shm_sample(s->shm, i);
+    uint32_t seq = atomic_load(&smp->seq);
+    if (seq == s->sample_seq[i] || (seq & 1))
+      continue;
+    struct uvdb_stop_stack regs = smp->regs;
+    uint64_t base = smp->stack_base, episode = smp->episode;
+    uint32_t len = smp->stack_len < UVDB_SAMPLE_STACK ? smp->stack_len : UVDB_SAMPLE_STACK;
+    int loop_id = smp->loop_id, kind = smp->kind;
+    memcpy(copy, smp->stack, len);
+    if (atomic_load(&smp->seq) != seq)
+      continue; /* rewritten meanwhile: the next look takes it */
+    s->sample_seq[i] = seq;
+    struct stack st = {0};
+    int n = symbolizer_unwind_copy(session_symbolizer(s), (pid_t)smp->tid, &regs, copy, base, len, st.pcs, STACK_MAX);
+    st.n = n > 0 ? n : 0;
+    blocking_add_sample(&s->model.blocking, loop_id, kind, episode, &st);
+  }
+}
+
 static uint64_t uv__drain(struct session *s, int force) {
   if (!s->shm)
     return 0;
   if (s->state != TARGET_EXITED)
     uv__clock_refresh(s);
+  if (atomic_load(&s->shm->samples) != s->samples_seen)
+    uv__collect_samples(s);
   uint64_t stops = atomic_load(&s->shm->stops);
   if (stops != s->stops_seen) { /* a loop parked: its STOPPED record must be read now */
     s->stops_seen = stops;
@@ -294,6 +339,7 @@ uint64_t session_drain(struct session *s) {
 
 static void uv__reap(struct session *s, int status) {
   session_drain(s);
+  perfmap_finish(s->pid);
   if (!s->libuv_found && s->no_libuv[0])
     uvdb_message("warning", "%s; the program ran without the probe", s->no_libuv);
   s->state = TARGET_EXITED;
@@ -530,7 +576,8 @@ void session_kill(struct session *s) {
 }
 
 static const char *const uv__stop_reasons[] = {"",           "interrupt", "start",  "interrupt", "breakpoint",
-                                               "step",       "breakpoint", "finish", "query",     "breakpoint"};
+                                               "step",       "breakpoint", "finish", "query",     "breakpoint",
+                                               "breakpoint"};
 #define UV__REASON(r) uv__stop_reasons[(r) < sizeof(uv__stop_reasons) / sizeof(uv__stop_reasons[0]) ? (r) : 0]
 
 /* The prompt: where a stopped loop is and why, "(uvdb loop 1 #3 poll, breakpoint 1) ",
@@ -562,6 +609,22 @@ const char *session_callback_name(struct session *s, uint64_t addr, char *buf, s
   return symbol_strip_params((char *)symbolize(session_symbolizer(s), addr, buf, cap));
 }
 
+static const struct blocked_event *uv__last_blocked(const struct session *s, int loop_id) {
+  for (int i = s->model.blocking.nblocked; i-- > 0;)
+    if (s->model.blocking.blocked[i].loop_id == loop_id)
+      return &s->model.blocking.blocked[i];
+  return NULL;
+}
+
+/* `break blocked`: the stretch that just ended, with its stacks on screen. */
+static void uv__report_blocked(struct session *s, const struct stop_info *st) {
+  printf("Breakpoint %d, loop %d blocked %.3f ms; stopped at its end, before %s (iteration %llu):\n", st->bp_id,
+         st->loop_id, st->blocked_ms, phase_name(st->phase), (unsigned long long)st->iteration);
+  const struct blocked_event *e = uv__last_blocked(s, st->loop_id);
+  if (e)
+    blocking_print_event(s, NULL, e);
+}
+
 void session_report_state(struct session *s, const char *command) {
   if (uvdb_json_mode) {
     struct json *j = json_begin();
@@ -588,6 +651,15 @@ void session_report_state(struct session *s, const char *command) {
       json_bool(j, "returned", s->model.stop.reason == UVDB_STOP_FINISH);
       if (s->model.stop.reason == UVDB_STOP_POOL_QUEUE)
         json_uint(j, "pool_queued", s->model.stop.pool_depth);
+      if (s->model.stop.reason == UVDB_STOP_BLOCKED) {
+        json_num(j, "blocked_ms", s->model.stop.blocked_ms);
+        const struct blocked_event *e = uv__last_blocked(s, s->model.stop.loop_id);
+        if (e) {
+          json_arr(j, "blocked");
+          blocking_print_event(s, j, e);
+          json_close(j);
+        }
+      }
       if (s->model.stop.bp_id)
         json_int(j, "breakpoint", s->model.stop.bp_id);
       else
@@ -619,6 +691,8 @@ void session_report_state(struct session *s, const char *command) {
     else if (fn)
       printf("Loop %d in callback %s (%s, iteration %llu, %s)\n", st->loop_id, fn, phase_name(st->phase),
              (unsigned long long)st->iteration, UV__REASON(st->reason));
+    else if (st->reason == UVDB_STOP_BLOCKED)
+      uv__report_blocked(s, st);
     else if (st->reason == UVDB_STOP_POOL_QUEUE && st->phase < 0)
       printf("Breakpoint %d, loop %d stopped: %u thread-pool jobs queued (before its loop runs)\n", st->bp_id,
              st->loop_id, st->pool_depth);

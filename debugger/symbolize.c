@@ -7,6 +7,8 @@
 #include "../probes/wire.h"
 #include "loopstate.h"
 
+const char *perfmap_lookup(pid_t pid, uint64_t addr); /* perfmap.c */
+
 #include <ctype.h>
 #include <elfutils/libdwfl.h>
 #include <fnmatch.h>
@@ -141,8 +143,12 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
     return buf;
   }
   Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
-  if (!mod) {
-    snprintf(buf, cap, "0x%llx", (unsigned long long)addr);
+  if (!mod) { /* JIT code: V8's perf map names it */
+    const char *js = sym ? perfmap_lookup(sym->pid, addr) : NULL;
+    if (js)
+      snprintf(buf, cap, "%s", js);
+    else
+      snprintf(buf, cap, "0x%llx", (unsigned long long)addr);
     return buf;
   }
   GElf_Off off = 0;

@@ -26,7 +26,8 @@ int symbolizer_unwind_copy(struct symbolizer *sym, pid_t tid, const struct uvdb_
 /* The file name of the module holding addr ("libuv.so.1.0.0"), or "". */
 const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
 
-/* "function", "function+0xOFF", "module+0xOFF", or "0xADDR"; never NULL. */
+/* "function", "function+0xOFF", "module+0xOFF", a JavaScript function
+ * from V8's perf map, or "0xADDR"; never NULL. */
 const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
 
 /* Cut a demangled name's own parameter list, in place; returns name. */

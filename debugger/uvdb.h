@@ -4,6 +4,7 @@
 #define UVDB_DEBUGGER_H
 
 #include "../probes/wire.h"
+#include "blocking.h"
 #include "cond.h"
 #include "pool.h"
 #include <signal.h>
@@ -54,6 +55,7 @@ struct loop_model {
   uint64_t last_resumed;                 /* when it last left a stop (TSC) */
   int last_stop_phase;                   /* where that stop was */
   uint64_t last_stop_iteration;
+  struct loop_blocking blocking;
 };
 
 struct stop_info {
@@ -64,6 +66,7 @@ struct stop_info {
   uint64_t iteration;
   uint64_t callback; /* the function a callback stop is in (or returned from), 0 at a phase boundary */
   unsigned pool_depth; /* a thread-pool queue stop: the depth reached */
+  double blocked_ms;   /* a blocked stop: how long the stretch that just ended blocked */
 };
 
 struct model {
@@ -74,6 +77,7 @@ struct model {
   int trace_phases;
   int trace_loop; /* 0: every loop */
   struct pool_model pool;
+  struct blocking_model blocking;
 };
 
 struct uvdb_shm_header;
@@ -82,6 +86,9 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
                  const struct uvdb_shm_header *shm);
 int model_main_loop(const struct model *m);
 int model_current_phase(const struct loop_model *l); /* -1: not known yet */
+void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_record *r,
+                    const struct uvdb_shm_header *shm);
+void blocking_add_sample(struct blocking_model *b, int loop_id, int kind, uint64_t episode, const struct stack *st);
 const char *phase_name(int phase);
 int phase_by_name(const char *name);
 const char *event_name(int type);
@@ -91,7 +98,7 @@ uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc);
 /* ---- breakpoints (cmd_break.c) ---- */
 #define UVDB_MAX_BREAKPOINTS 64
 
-enum breakpoint_type { BP_PHASE, BP_CALLBACK, BP_POOL_QUEUE };
+enum breakpoint_type { BP_PHASE, BP_CALLBACK, BP_POOL_QUEUE, BP_BLOCKED };
 #define UVDB_BP_MAX_LOCATIONS 64
 
 struct breakpoint {
@@ -99,7 +106,7 @@ struct breakpoint {
   int enabled, temporary;
   enum breakpoint_type type;
   int phase;                               /* BP_PHASE */
-  unsigned depth;                          /* BP_POOL_QUEUE */
+  unsigned depth;                          /* BP_POOL_QUEUE: jobs; BP_BLOCKED: ms */
   char pattern[256];                       /* BP_CALLBACK: a glob over function names */
   uint64_t location[UVDB_BP_MAX_LOCATIONS]; /* its functions in the running image */
   int nlocations;
@@ -135,6 +142,7 @@ struct session {
   int start_paused;
   int batch;
   int background;    /* `run &`: the program runs while commands are read */
+  uint32_t samples_seen, sample_seq[UVDB_SAMPLE_SLOTS]; /* samples taken in ring memory */
   int query_waiting; /* a view waits for a loop to park */
   int query_paused;  /* a view parked a running loop: resumed after the command */
   int step_armed;   /* fprobes armed for `step` */
@@ -168,6 +176,19 @@ int breakpoints_should_stop(struct session *s);
 void breakpoints_after_stop(struct session *s);
 int breakpoints_silent(const struct session *s);
 void breakpoint_clear(struct breakpoint *b);
+
+/* ---- settings (settings.c) ---- */
+int settings_set(struct session *s, const char *name, const char *value);
+int settings_show(struct session *s, const char *name);
+void settings_push(struct session *s); /* the watchdog's, to the probe */
+struct uvdb_msg_watchdog settings_watchdog(const struct session *s);
+long settings_blocking_threshold_ms(void);
+int settings_js_names(void);
+double session_tsc_per_ms(void);
+
+/* ---- JavaScript names from V8's perf map (perfmap.c) ---- */
+const char *perfmap_lookup(pid_t pid, uint64_t addr);
+void perfmap_finish(pid_t pid); /* the program exited: read the rest, remove the file */
 
 /* ---- function probes, the debugger's side (fprobes.c) ---- */
 /* The probe slot for the function at addr (size bytes): its own, or a new
@@ -230,10 +251,19 @@ int cmd_info_requests(struct session *s, int argc, char **argv);
 int cmd_info_closing(struct session *s, int argc, char **argv);
 int cmd_info_watchers(struct session *s, int argc, char **argv);
 int cmd_info_threadpool(struct session *s, int argc, char **argv);
+int cmd_info_blocking(struct session *s, int argc, char **argv);
+void blocking_print_event(struct session *s, struct json *j, const struct blocked_event *e);
 /* "fs stat /etc/hosts", "work on_job", "crypto pbkdf2" (in_flight: its request may be read). */
 const char *pool_job_describe(struct session *s, const struct pool_job *j, int in_flight, char *out, size_t cap);
 int cmd_backtrace(struct session *s, int argc, char **argv);
 int loop_callbacks(struct session *s, uint64_t *out, int max);
+/* Stacks (cmd_loopstate.c): an unwound stack's frames without the probe's
+ * own, named into fn[][512]; printed (text or a JSON array's items); the
+ * frame the loop's dispatch called (the callback), or -1. */
+struct symbolizer;
+int stack_frames(struct symbolizer *sym, const uint64_t *pcs, int depth, uint64_t *kept, char (*fn)[512], int max);
+void stack_print(struct json *j, const uint64_t *pcs, char (*fn)[512], int n);
+int stack_callback(struct symbolizer *sym, const uint64_t *pcs, char (*fn)[512], int n);
 int cmd_source(struct session *s, int argc, char **argv);
 int cmd_echo(struct session *s, int argc, char **argv);
 int cmd_printf(struct session *s, int argc, char **argv);

@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define AGENT_STACK (64 * 1024)
 
@@ -45,14 +46,24 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     uint32_t tid = 0;
     if (len >= sizeof(tid))
       __builtin_memcpy(&tid, payload, sizeof(tid));
-    uvdb_request_sample(tid ? tid : (uint32_t)uvdb_sys0(SYS_getpid));
+    uvdb_request_sample(tid ? tid : (uint32_t)uvdb_sys0(SYS_getpid), UVDB_SAMPLE_SLOTS - 1, UVDB_SAMPLE_ASKED, 0);
     break;
   }
   case UVDB_MSG_POOL_BREAK: {
-    uint32_t depth = 0;
-    if (len >= sizeof(depth))
-      __builtin_memcpy(&depth, payload, sizeof(depth));
-    atomic_store(&uvdb_pool_break_depth, depth);
+    uint32_t depths[UVDB_POOL_BREAKS] = {0};
+    if (len >= sizeof(depths))
+      __builtin_memcpy(depths, payload, sizeof(depths));
+    for (unsigned i = 0; i < UVDB_POOL_BREAKS; i++)
+      atomic_store(&uvdb_pool_break_depths[i], depths[i]);
+    break;
+  }
+  case UVDB_MSG_WATCHDOG: {
+    struct uvdb_msg_watchdog w = {0, 0, 0};
+    if (len >= sizeof(w))
+      __builtin_memcpy(&w, payload, sizeof(w));
+    atomic_store(&uvdb_probe.watchdog_ticks, w.threshold_ticks);
+    atomic_store(&uvdb_probe.break_blocked_ticks, w.break_ticks);
+    atomic_store(&uvdb_probe.watchdog_period_ns, w.period_ns);
     break;
   }
   case UVDB_MSG_FPROBES:
@@ -95,8 +106,16 @@ static int uv__agent_main(void *arg) {
   uvdb_sys2(SYS_capset, &hdr, none);
   for (;;) {
     struct pollfd p = {sock, POLLIN, 0};
-    long r = uvdb_sys4(SYS_ppoll, &p, 1, NULL, NULL);
-    if (r == -EINTR)
+    /* the watchdog looks at the loops between commands */
+    uint64_t period = atomic_load(&uvdb_probe.watchdog_period_ns);
+    struct timespec tick = {(long)(period / 1000000000u), (long)(period % 1000000000u)};
+    long r = uvdb_sys4(SYS_ppoll, &p, 1, period ? &tick : NULL, NULL);
+    if (period && atomic_load(&uvdb_probe.active)) {
+      uvdb_watchdog_tick();
+      if (!atomic_load(&uvdb_probe.attention) || !uvdb_watchdog_pending())
+        uvdb_recompute_attention();
+    }
+    if (r == -EINTR || r == 0)
       continue;
     if (r < 0)
       break;

@@ -95,7 +95,7 @@ static int uv__shm_create(void) {
 }
 
 /* Every hook the probe places, and where its function was found. */
-#define MAX_HOOKS (UVDB_FN_COUNT + 2)
+#define MAX_HOOKS (UVDB_FN_COUNT + 3)
 struct uv__hooked {
   struct uvdb_hook *hook;
   const struct uvdb_located_fn *fn;
@@ -185,6 +185,7 @@ static int uv__for_us(void) {
 }
 
 __attribute__((constructor)) static void uv__probe_init(void) {
+  uvdb_blocking_init(); /* the real epoll calls, for every process the probe is in */
   if (!uv__for_us())
     return; /* a child, or a process nobody is debugging: stay out of the way */
   int found = uvdb_locate_libuv(&uvdb_probe.lib) == 0;
@@ -199,6 +200,9 @@ __attribute__((constructor)) static void uv__probe_init(void) {
     struct uvdb_hook *pool_hooks = uvdb_pool_hooks(&n, located);
     for (size_t i = 0; i < n; i++)
       hooks[nhooks++] = (struct uv__hooked){&pool_hooks[i], located[i]};
+    struct uvdb_hook *blocking_hooks = uvdb_blocking_hooks(&n, located);
+    for (size_t i = 0; i < n; i++)
+      hooks[nhooks++] = (struct uv__hooked){&blocking_hooks[i], located[i]};
   }
   for (size_t i = 0; i < nhooks; i++)
     if (!hooks[i].hook->target)
@@ -239,9 +243,19 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   if (strstr(reply, "start_paused=1"))
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
   uv__welcome_breakpoints(reply);
-  const char *pool_break = strstr(reply, "pool_break=");
-  if (pool_break)
-    atomic_store(&uvdb_pool_break_depth, (uint32_t)strtoul(pool_break + 11, NULL, 10));
+  const char *watchdog = strstr(reply, "watchdog=");
+  if (watchdog) { /* "watchdog=THRESHOLD,BREAK,PERIOD_NS" in TSC ticks */
+    char *end;
+    atomic_store(&uvdb_probe.watchdog_ticks, strtoull(watchdog + 9, &end, 10));
+    atomic_store(&uvdb_probe.break_blocked_ticks, *end == ',' ? strtoull(end + 1, &end, 10) : 0);
+    atomic_store(&uvdb_probe.watchdog_period_ns, *end == ',' ? strtoull(end + 1, &end, 10) : 0);
+  }
+  const char *pool_break = strstr(reply, "pool_break="); /* "pool_break=D1,D2,..." */
+  for (unsigned i = 0; pool_break && i < UVDB_POOL_BREAKS; i++) {
+    char *end;
+    atomic_store(&uvdb_pool_break_depths[i], (uint32_t)strtoul(pool_break + (i ? 1 : 11), &end, 10));
+    pool_break = *end == ',' ? end : NULL;
+  }
   if (strstr(reply, "fprobes=1"))
     uvdb_fprobe_install_requested(); /* `break callback` set before the program ran */
   pthread_atfork(NULL, NULL, uv__atfork_child);

@@ -24,6 +24,12 @@ struct uvdb_loop {
   _Atomic uint64_t iterations; /* completed and current */
   _Atomic uint32_t armed;      /* phases with a breakpoint on this loop (1 << phase) */
   uint64_t stack_hi;           /* the end of its thread's stack, for samples */
+  /* For the watchdog: since when the loop runs without a boundary (0: it
+   * sleeps in epoll), and in which phase; a stretch it caught, to report. */
+  _Alignas(64) _Atomic uint64_t busy_since;
+  _Atomic int phase_now;
+  _Atomic uint64_t blocked_since, blocked_last_sample;
+  _Atomic uint32_t blocked_samples, blocked_phase;
 };
 
 struct uvdb_probe_state {
@@ -40,7 +46,16 @@ struct uvdb_probe_state {
   _Atomic uint32_t step_tid;   /* `step`: this thread stops at the next armed callback */
   _Atomic uint32_t finish_tid; /* `finish`: this thread, parked in a callback, stops at its return */
   _Atomic int fprobe_work;     /* fprobe slots requested: a loop thread installs them */
-  _Atomic uint32_t sample_tid; /* this loop thread copies its stack in the kick handler */
+  /* Samples asked for, one request per slot: the thread `tid` copies its
+   * stack there in the kick handler (uvdb's and the watchdog's requests
+   * may be in flight at once). */
+  struct {
+    _Atomic uint32_t tid;
+    _Atomic uint32_t kind;
+    _Atomic uint64_t episode;
+  } sample_req[UVDB_SAMPLE_SLOTS];
+  /* The watchdog (probes/blocking.c), in TSC ticks; 0: off. */
+  _Atomic uint64_t watchdog_ticks, break_blocked_ticks, watchdog_period_ns;
   struct uvdb_shm_header *shm;
   int kick_signal;
   struct uvdb_libuv lib;
@@ -64,6 +79,7 @@ struct uvdb_run_frame {
   uint8_t anchor_phase;
   uint8_t trailing_timers; /* 1.44's UV_RUN_ONCE: the timers run that ends the run */
   uint8_t cur_phase;       /* the phase running now, for stops in callbacks */
+  uint64_t poll_timeout;   /* the poll running's timeout (ms), UINT64_MAX: none */
 };
 
 /* Per-thread state, everything a hook touches in two adjacent cache lines
@@ -72,7 +88,7 @@ struct uvdb_run_frame {
 struct uvdb_thread {
   struct uvdb_ring *ring;
   int in_emit; /* a signal handler must not write the ring now */
-  int in_poll; /* inside uv__io_poll: the kick signal may park here */
+  int in_poll; /* inside uv__io_poll: the kick signal may park here; 2 after its first wait */
   int depth;   /* uv_run calls in progress */
   struct uvdb_run_frame frames[UVDB_MAX_NESTED_RUNS];
 } __attribute__((aligned(64)));
@@ -120,7 +136,14 @@ int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration);
 static inline int uvdb_safepoint_wanted(const struct uvdb_loop *l, int phase) {
   return uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
          (((atomic_load_explicit(&l->armed, memory_order_relaxed) >> phase) & 1) ||
-          atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed));
+          atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed) ||
+          atomic_load_explicit(&l->blocked_since, memory_order_relaxed));
+}
+
+/* A boundary at time t, phase `phase` beginning: the watchdog's clock. */
+static inline void uvdb_mark_busy(struct uvdb_loop *l, uint64_t t, int phase) {
+  atomic_store_explicit(&l->busy_since, t, memory_order_relaxed);
+  atomic_store_explicit(&l->phase_now, phase, memory_order_relaxed);
 }
 /* Park this loop thread: `regs` are where the unwinder starts (NULL: here),
  * `callback` the function a callback stop is in (0: none). */
@@ -129,7 +152,13 @@ void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iterati
                const struct uvdb_stop_stack *regs, uint64_t callback);
 void uvdb_request_pause(uint32_t tid, uint32_t reason);
 void uvdb_cancel_pause(void);
-void uvdb_request_sample(uint32_t tid); /* the agent: kick the thread to copy its stack */
+void uvdb_recompute_attention(void); /* the agent only */
+/* The agent: kick the thread to copy its stack into a sample slot. */
+void uvdb_request_sample(uint32_t tid, unsigned slot, uint16_t kind, uint64_t episode);
+/* The registers of the calling point (valid left for the caller to set). */
+void uvdb_here(struct uvdb_stop_stack *st);
+/* Copy this thread's registers and stack top into a slot (its own thread only). */
+void uvdb_sample_take(const struct uvdb_stop_stack *regs, unsigned slot, uint16_t kind, uint64_t episode);
 void uvdb_set_breakpoints(const uint32_t *mask); /* UVDB_BP_SLOTS masks */
 void uvdb_resume_all(void);                      /* release parked loops */
 void uvdb_release_all(void); /* the debugger is gone: no pause, no breakpoint, resume */
@@ -141,10 +170,17 @@ void uvdb_fprobe_install_requested(void); /* a normal thread: the constructor or
 void uvdb_fprobe_sync(void);              /* the agent: arm as the slots say; raw syscalls only */
 void uvdb_fprobe_disarm_all(void);        /* the agent: the debugger is gone */
 
+/* Blocking (probes/blocking.c). */
+void uvdb_blocking_init(void);
+void uvdb_blocked_end(struct uvdb_loop *l, uint64_t now, int phase, uint64_t iteration);
+void uvdb_watchdog_tick(void); /* the agent */
+int uvdb_watchdog_pending(void);
+struct uvdb_hook *uvdb_blocking_hooks(size_t *n, const struct uvdb_located_fn **located);
+
 /* The thread-pool probes (probes/pool.c). */
 struct uvdb_hook *uvdb_pool_hooks(size_t *n, const struct uvdb_located_fn **located);
 uint64_t uvdb_pool_untracked(void);
-extern _Atomic uint32_t uvdb_pool_break_depth;
+extern _Atomic uint32_t uvdb_pool_break_depths[UVDB_POOL_BREAKS];
 
 /* The loop probes (probes/loop.c). */
 struct uvdb_hook *uvdb_loop_hooks(size_t *n);

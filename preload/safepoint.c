@@ -73,8 +73,8 @@ static long uv__futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct
   return uvdb_sys4(SYS_futex, (uint32_t *)addr, op, val, ts);
 }
 
-/* The registers of this point of the thread, for `backtrace`. */
-__attribute__((noinline)) static void uv__here(struct uvdb_stop_stack *st) {
+/* The registers of this point of the thread, for `backtrace` and samples. */
+__attribute__((noinline)) void uvdb_here(struct uvdb_stop_stack *st) {
   uint64_t rip, rsp, rbp, rbx, r12, r13, r14, r15;
   __asm__ volatile("lea 0(%%rip), %0\n\t"
                    "mov %%rsp, %1\n\t"
@@ -98,12 +98,13 @@ void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, c
   if (regs)
     *st = *regs;
   else
-    uv__here(st);
+    uvdb_here(st);
   st->valid = 1;
   uvdb_emit_at(uvdb_now(), UVDB_EV_STOPPED, l, reason | (uint32_t)(phase + 1) << 8, iter, callback);
   atomic_fetch_add(&uvdb_probe.shm->stops, 1);
   uvdb_sys3(SYS_futex, (uint32_t *)&uvdb_probe.shm->stops, FUTEX_WAKE, INT32_MAX); /* not private: uvdb waits */
   atomic_fetch_add(&uvdb_probe.parked, 1);
+  atomic_store_explicit(&l->busy_since, 0, memory_order_relaxed); /* parked is not blocked */
   struct timespec ts = {0, 200 * 1000 * 1000};
   while (atomic_load(&uvdb_probe.resume_seq) == seq && atomic_load(&uvdb_probe.active)) {
     /* Code is patched by a parked loop thread: a pthread, outside any callback. */
@@ -112,14 +113,16 @@ void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, c
     uv__futex(&uvdb_probe.resume_seq, FUTEX_WAIT_PRIVATE, seq, &ts);
   }
   atomic_fetch_sub(&uvdb_probe.parked, 1);
-  uvdb_emit_at(uvdb_now(), UVDB_EV_RESUMED, l, 0, iter, 0);
+  uint64_t now = uvdb_now();
+  atomic_store_explicit(&l->busy_since, now, memory_order_relaxed);
+  uvdb_emit_at(now, UVDB_EV_RESUMED, l, 0, iter, 0);
 }
 
 /* Only the agent writes `attention` (a loop thread clearing it could race
  * with a command arriving): stale, it only sends safepoints down the slow
  * path until the next command. */
-static void uv__recompute_attention(void) {
-  uint32_t any = atomic_load(&uvdb_probe.pause_req) ? 1 : 0;
+void uvdb_recompute_attention(void) {
+  uint32_t any = atomic_load(&uvdb_probe.pause_req) || uvdb_watchdog_pending() ? 1 : 0;
   for (unsigned i = 0; i < UVDB_BP_SLOTS && !any; i++)
     any = atomic_load_explicit(&uvdb_probe.bp_mask[i], memory_order_relaxed);
   atomic_store(&uvdb_probe.attention, any != 0);
@@ -139,6 +142,8 @@ static int uv__take_pause(struct uvdb_loop *l) {
 }
 
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration) {
+  if (atomic_load_explicit(&l->blocked_since, memory_order_relaxed)) /* a stretch the watchdog caught ends */
+    uvdb_blocked_end(l, uvdb_now(), phase, iteration);
   if (uv__take_pause(l)) {
     uvdb_park(l, atomic_load(&uvdb_probe.pause_reason), phase, iteration, NULL, 0);
     return 1;
@@ -162,27 +167,53 @@ static void uv__regs_of(const ucontext_t *uc, struct uvdb_stop_stack *st) {
   };
 }
 
-/* A sample of this running thread: its registers and its stack's top, for
- * a view asked of a loop that reaches no safepoint (stuck in a callback). */
-static void uv__sample(const ucontext_t *uc) {
-  uint32_t tid = (uint32_t)uvdb_sys0(SYS_gettid), expected = tid;
-  if (!uvdb_probe.shm || !atomic_compare_exchange_strong(&uvdb_probe.sample_tid, &expected, 0))
+/* The end of this thread's stack, if it runs a loop (samples copy up to it). */
+static uint64_t uv__stack_hi(uint32_t tid, uint16_t *loop_id) {
+  for (int i = 0; i < UVDB_MAX_LOOPS; i++)
+    if (atomic_load(&uvdb_probe.loops[i].loop) && atomic_load(&uvdb_probe.loops[i].tid) == tid) {
+      *loop_id = uvdb_probe.loops[i].id;
+      return uvdb_probe.loops[i].stack_hi;
+    }
+  return 0;
+}
+
+void uvdb_sample_take(const struct uvdb_stop_stack *regs, unsigned slot, uint16_t kind, uint64_t episode) {
+  if (!uvdb_probe.shm)
     return;
-  struct uvdb_sample *smp = uvdb_shm_sample(uvdb_probe.shm);
-  uint64_t hi = 0;
-  for (int i = 0; i < UVDB_MAX_LOOPS && !hi; i++)
-    if (atomic_load(&uvdb_probe.loops[i].loop) && atomic_load(&uvdb_probe.loops[i].tid) == tid)
-      hi = uvdb_probe.loops[i].stack_hi;
-  uv__regs_of(uc, &smp->regs);
-  uint64_t sp = smp->regs.rsp, len = hi > sp ? hi - sp : 0;
+  uint32_t tid = (uint32_t)uvdb_sys0(SYS_gettid);
+  uint16_t loop_id = 0;
+  uint64_t hi = uv__stack_hi(tid, &loop_id), sp = regs->rsp, len = hi > sp ? hi - sp : 0;
+  struct uvdb_sample *smp = uvdb_shm_sample(uvdb_probe.shm, slot);
   if (len > UVDB_SAMPLE_STACK)
     len = UVDB_SAMPLE_STACK;
+  atomic_fetch_add(&smp->seq, 1); /* odd: being written */
+  smp->regs = *regs;
+  smp->regs.valid = 1;
   __builtin_memcpy(smp->stack, (const void *)(uintptr_t)sp, len);
   smp->stack_base = sp;
   smp->stack_len = (uint32_t)len;
   smp->tid = tid;
+  smp->loop_id = loop_id;
+  smp->kind = kind;
+  smp->episode = episode;
+  atomic_fetch_add(&smp->seq, 1);
   atomic_fetch_add(&uvdb_probe.shm->samples, 1);
   uvdb_sys3(SYS_futex, (uint32_t *)&uvdb_probe.shm->samples, FUTEX_WAKE, INT32_MAX); /* not private */
+}
+
+/* The samples asked of this thread (by uvdb, or the watchdog), from the kick. */
+static void uv__sample(const ucontext_t *uc) {
+  uint32_t tid = (uint32_t)uvdb_sys0(SYS_gettid);
+  for (unsigned slot = 0; slot < UVDB_SAMPLE_SLOTS; slot++) {
+    uint32_t expected = tid;
+    if (atomic_load_explicit(&uvdb_probe.sample_req[slot].tid, memory_order_acquire) != tid ||
+        !atomic_compare_exchange_strong(&uvdb_probe.sample_req[slot].tid, &expected, 0))
+      continue;
+    struct uvdb_stop_stack regs;
+    uv__regs_of(uc, &regs);
+    uvdb_sample_take(&regs, slot, (uint16_t)atomic_load(&uvdb_probe.sample_req[slot].kind),
+                     atomic_load(&uvdb_probe.sample_req[slot].episode));
+  }
 }
 
 /* The kick: a loop blocked in epoll_wait reaches no safepoint by itself;
@@ -190,8 +221,7 @@ static void uv__sample(const ucontext_t *uc) {
 static void uv__kick_handler(int sig, siginfo_t *si, void *uc) {
   (void)sig, (void)si;
   int saved = errno;
-  if (atomic_load(&uvdb_probe.sample_tid))
-    uv__sample(uc);
+  uv__sample(uc);
   /* the loop polling now is the innermost uv_run of this thread */
   int d = uvdb_self.depth;
   struct uvdb_loop *l = d > 0 ? uvdb_self.frames[d - 1].loop : NULL;
@@ -296,15 +326,19 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason) {
 
 void uvdb_cancel_pause(void) {
   atomic_store(&uvdb_probe.pause_req, 0);
-  uv__recompute_attention();
+  uvdb_recompute_attention();
 }
 
 /* The thread copies its own stack from the kick's handler; nothing when the
  * signal is no longer ours to send (uvdb then says there is no sample). */
-void uvdb_request_sample(uint32_t tid) {
+void uvdb_request_sample(uint32_t tid, unsigned slot, uint16_t kind, uint64_t episode) {
   if (!uvdb_probe.kick_signal || !uv__kick_is_ours(tid))
     return;
-  atomic_store(&uvdb_probe.sample_tid, tid);
+  if (slot >= UVDB_SAMPLE_SLOTS)
+    return;
+  atomic_store(&uvdb_probe.sample_req[slot].kind, kind);
+  atomic_store(&uvdb_probe.sample_req[slot].episode, episode);
+  atomic_store_explicit(&uvdb_probe.sample_req[slot].tid, tid, memory_order_release);
   uvdb_sys3(SYS_tgkill, uvdb_sys0(SYS_getpid), tid, uvdb_probe.kick_signal);
 }
 
@@ -315,11 +349,11 @@ void uvdb_set_breakpoints(const uint32_t *mask) {
     struct uvdb_loop *l = &uvdb_probe.loops[i];
     atomic_store(&l->armed, mask[0] | (i + 1 < (int)UVDB_BP_SLOTS ? mask[i + 1] : 0));
   }
-  uv__recompute_attention();
+  uvdb_recompute_attention();
 }
 
 void uvdb_resume_all(void) {
-  uv__recompute_attention();
+  uvdb_recompute_attention();
   atomic_fetch_add(&uvdb_probe.resume_seq, 1);
   uv__futex(&uvdb_probe.resume_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
@@ -335,10 +369,13 @@ void uvdb_safepoint_release_signal(void) {
 
 void uvdb_release_all(void) {
   static const uint32_t none[UVDB_BP_SLOTS];
+  atomic_store(&uvdb_probe.watchdog_ticks, 0);
+  atomic_store(&uvdb_probe.break_blocked_ticks, 0);
   atomic_store(&uvdb_probe.pause_req, 0);
   atomic_store(&uvdb_probe.step_tid, 0);
   atomic_store(&uvdb_probe.finish_tid, 0);
-  atomic_store(&uvdb_pool_break_depth, 0);
+  for (unsigned i = 0; i < UVDB_POOL_BREAKS; i++)
+    atomic_store(&uvdb_pool_break_depths[i], 0);
   uvdb_fprobe_disarm_all();
   uvdb_set_breakpoints(none);
   uvdb_resume_all();

@@ -96,6 +96,7 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
     t = uvdb_now(); /* time parked belongs to no phase */
   f->phase_begin = t;
   f->cur_phase = (uint8_t)phase;
+  uvdb_mark_busy(f->loop, t, phase);
   return f;
 }
 
@@ -131,7 +132,8 @@ static __attribute__((noinline)) void uv__phase_exit(struct uvdb_run_frame *f, i
   f->anchor_kind = ANCHOR_EXIT;
   f->cur_phase = phase == UVDB_PHASE_CHECK ? UVDB_PHASE_CLOSING : UVDB_PHASE_PENDING;
   if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) && !f->trailing_timers)
-    uv__inline_safepoint(f, phase == UVDB_PHASE_CHECK ? UVDB_PHASE_CLOSING : UVDB_PHASE_PENDING);
+    uv__inline_safepoint(f, f->cur_phase); /* a stretch the watchdog caught ends here too */
+  uvdb_mark_busy(f->loop, f->anchor, f->cur_phase); /* the anchor moved if it parked */
 }
 
 static int uv__hook_run(void *loop, int mode) {
@@ -173,8 +175,11 @@ UV__PHASE_HOOK(run_check, UVDB_PHASE_CHECK, 1)
  * to know a loop may be blocked in epoll_wait. */
 static void uv__hook_io_poll(void *loop, int timeout) {
   struct uvdb_run_frame *f = uv__phase_enter(loop, UVDB_PHASE_POLL);
-  if (f)
+  if (f) {
     atomic_store_explicit(&f->loop->phase, UVDB_PHASE_POLL, memory_order_relaxed);
+    /* how long the loop may sleep: lag is how much later its wait returns */
+    f->poll_timeout = timeout >= 0 ? (uint64_t)timeout : UINT64_MAX;
+  }
   uvdb_self.in_poll = 1;
   uv__orig_io_poll(loop, timeout);
   uvdb_self.in_poll = 0;

@@ -33,7 +33,7 @@ static struct uv__job uv__jobs[JOBS];
 static _Atomic uint64_t uv__untracked; /* table full: run unwrapped */
 static _Atomic int uv__pool_started;
 static _Atomic uint32_t uv__queued; /* submitted, not yet started */
-_Atomic uint32_t uvdb_pool_break_depth;
+_Atomic uint32_t uvdb_pool_break_depths[UVDB_POOL_BREAKS];
 static __thread int uv__in_queue_work __attribute__((tls_model("initial-exec")));
 
 static unsigned uv__slot(uintptr_t key) {
@@ -86,8 +86,8 @@ static void uv__pool_init(struct uvdb_loop *l) {
   if (atomic_exchange(&uv__pool_started, 1))
     return;
   const char *val = getenv("UV_THREADPOOL_SIZE");
-  long n = val ? atol(val) : 4;
-  n = n <= 0 ? 1 : n > 1024 ? 1024 : n;
+  unsigned n = val ? (unsigned)atoi(val) : 4; /* libuv's is unsigned: -1 is the most */
+  n = n == 0 ? 1 : n > 1024 ? 1024 : n;
   uvdb_emit_at(uvdb_now(), UVDB_EV_POOL_INIT, l, (uint32_t)n, 0, 0);
 }
 
@@ -97,8 +97,13 @@ static void uv__pool_init(struct uvdb_loop *l) {
 static uint32_t uv__submitted(struct uvdb_loop *l, uintptr_t key, uint32_t class_kind, uv__work_fn shown) {
   uv__pool_init(l);
   uvdb_emit_at(uvdb_now(), UVDB_EV_POOL_SUBMIT, l, class_kind, key, (uint64_t)(uintptr_t)shown);
-  uint32_t depth = atomic_fetch_add(&uv__queued, 1) + 1, want = atomic_load(&uvdb_pool_break_depth);
-  return uvdb_unlikely(want) && depth == want ? depth : 0;
+  uint32_t depth = atomic_fetch_add(&uv__queued, 1) + 1;
+  for (unsigned i = 0; i < UVDB_POOL_BREAKS; i++) {
+    uint32_t want = atomic_load_explicit(&uvdb_pool_break_depths[i], memory_order_relaxed);
+    if (uvdb_unlikely(want) && depth == want)
+      return depth;
+  }
+  return 0;
 }
 
 /* Stop the submitting thread (the loop's: uvdb_loop_get made it so), in

@@ -35,7 +35,10 @@ enum uvdb_stop_reason {
   UVDB_STOP_FINISH = 7,    /* `finish` in a callback: it returned */
   UVDB_STOP_QUERY = 8,     /* a view asked for while the loop ran: resumed after it */
   UVDB_STOP_POOL_QUEUE = 9,/* `break threadpool queue N`: a submission made the queue N deep */
+  UVDB_STOP_BLOCKED = 10,  /* `break blocked MS`: the end of a stretch that blocked the loop that long */
 };
+
+#define UVDB_POOL_BREAKS 4 /* distinct depths of `break threadpool queue N` */
 
 /* POOL_SUBMIT's kinds of job, from the work function libuv runs. */
 enum uvdb_pool_kind {
@@ -153,20 +156,29 @@ struct uvdb_fprobe_slot {
 #define UVDB_SHM_STACKS_OFFSET 4096u
 #define UVDB_SHM_FPROBES_OFFSET \
   ((UVDB_SHM_STACKS_OFFSET + 65u * sizeof(struct uvdb_stop_stack) + 4095u) / 4096u * 4096u)
-/* A sample of a running loop thread (SAMPLE): its registers and the top of
- * its stack, copied by the thread itself in the kick signal's handler, so
- * that uvdb unwinds a stack that held still. */
+/* Samples of a running loop thread: its registers and the top of its
+ * stack, copied by the thread itself (in the kick signal's handler, or in
+ * a hook for sync I/O), so that uvdb unwinds a stack that held still.
+ * Slot UVDB_SAMPLE_SLOTS - 1 answers uvdb's SAMPLE; the watchdog and sync
+ * I/O take the others in turn. */
 #define UVDB_SAMPLE_STACK 65536u
+#define UVDB_SAMPLE_SLOTS 8u
 struct uvdb_sample {
+  _Atomic uint32_t seq; /* odd while written; the count of samples written here, doubled */
   uint32_t tid, stack_len;
-  uint64_t stack_base; /* the address stack[0] was copied from: the sampled rsp */
+  uint16_t loop_id, kind; /* kind: UVDB_SAMPLE_* */
+  uint64_t episode;       /* the ts of the BLOCKED or SYNC_IO event it belongs to */
+  uint64_t stack_base;    /* the address stack[0] was copied from: the sampled rsp */
   struct uvdb_stop_stack regs;
   uint8_t stack[UVDB_SAMPLE_STACK];
 };
 
+enum uvdb_sample_kind { UVDB_SAMPLE_ASKED = 0, UVDB_SAMPLE_BLOCKED = 1, UVDB_SAMPLE_SYNC_IO = 2 };
+
 #define UVDB_SHM_SAMPLE_OFFSET \
   ((UVDB_SHM_FPROBES_OFFSET + UVDB_FPROBE_SLOTS * sizeof(struct uvdb_fprobe_slot) + 4095u) / 4096u * 4096u)
-#define UVDB_SHM_RINGS_OFFSET ((UVDB_SHM_SAMPLE_OFFSET + sizeof(struct uvdb_sample) + 4095u) / 4096u * 4096u)
+#define UVDB_SHM_RINGS_OFFSET \
+  ((UVDB_SHM_SAMPLE_OFFSET + UVDB_SAMPLE_SLOTS * sizeof(struct uvdb_sample) + 4095u) / 4096u * 4096u)
 #define UVDB_SHM_SIZE (UVDB_SHM_RINGS_OFFSET + (uint64_t)UVDB_MAX_RINGS * sizeof(struct uvdb_ring))
 
 /* The stop stack of loop `id` (1-based). */
@@ -178,8 +190,8 @@ static inline struct uvdb_fprobe_slot *uvdb_shm_fprobe(void *shm, unsigned i) {
   return (struct uvdb_fprobe_slot *)((char *)shm + UVDB_SHM_FPROBES_OFFSET) + (i < UVDB_FPROBE_SLOTS ? i : 0);
 }
 
-static inline struct uvdb_sample *uvdb_shm_sample(void *shm) {
-  return (struct uvdb_sample *)((char *)shm + UVDB_SHM_SAMPLE_OFFSET);
+static inline struct uvdb_sample *uvdb_shm_sample(void *shm, unsigned slot) {
+  return (struct uvdb_sample *)((char *)shm + UVDB_SHM_SAMPLE_OFFSET) + (slot < UVDB_SAMPLE_SLOTS ? slot : 0);
 }
 
 static inline struct uvdb_ring *uvdb_shm_ring(void *shm, unsigned i) {
@@ -204,7 +216,8 @@ enum uvdb_msg_type {
   UVDB_MSG_BREAKPOINTS = 8, /* debugger -> probe: struct uvdb_msg_breakpoints */
   UVDB_MSG_FPROBES = 9,     /* debugger -> probe: the fprobe slots changed */
   UVDB_MSG_SAMPLE = 10,     /* debugger -> probe: u32 tid, sample that loop thread's stack now */
-  UVDB_MSG_POOL_BREAK = 11, /* debugger -> probe: u32 depth, stop when the queue reaches it (0: off) */
+  UVDB_MSG_POOL_BREAK = 11, /* debugger -> probe: u32 depth[UVDB_POOL_BREAKS], stop as the queue reaches one (0: none) */
+  UVDB_MSG_WATCHDOG = 12,   /* debugger -> probe: struct uvdb_msg_watchdog */
 };
 
 /* PAUSE: park the loop run by thread `tid` (0: the main thread) at its next
@@ -212,6 +225,13 @@ enum uvdb_msg_type {
 struct uvdb_msg_pause {
   uint32_t tid;
   uint32_t reason;
+};
+
+/* WATCHDOG: sample a loop stuck that long without a boundary (0: off),
+ * looking every period_ns; stop at the end of a stretch at least
+ * break_ticks long (0: never).  Ticks of the TSC. */
+struct uvdb_msg_watchdog {
+  uint64_t threshold_ticks, break_ticks, period_ns;
 };
 
 /* BREAKPOINTS: the phases armed, as bit masks (1 << phase): [0] for every

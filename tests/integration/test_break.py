@@ -420,8 +420,8 @@ class BadInput(unittest.TestCase):
     def test_break_on_something_else(self):
         rc, objs, out, err = uvdb(["break watch x"], [example("06-run-once")])
         self.assertEqual(rc, 1)
-        self.assertIn('cannot break on "watch": break on a `phase NAME`, a `callback FUNCTION` or '
-                      '`threadpool queue DEPTH`', find(objs, "error"))
+        self.assertIn('cannot break on "watch": break on a `phase NAME`, a `callback FUNCTION`, '
+                      '`threadpool queue DEPTH` or `blocked MS`', find(objs, "error"))
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class PhaseOrder(unittest.TestCase):
         self.assertTrue(probe["libuv_version"].startswith(version_prefix), probe["libuv_version"])
         hooks = {h["function"]: h for h in probe["hooks"]}
         loop_hooks = {"uv_run", "uv__run_timers", "uv__run_idle", "uv__run_prepare", "uv__io_poll", "uv__run_check"}
-        self.assertEqual(set(hooks), loop_hooks | {"uv__work_submit", "uv_queue_work"})
+        self.assertEqual(set(hooks), loop_hooks | {"uv__work_submit", "uv_queue_work", "uv__fs_work"})
         for name in loop_hooks | {"uv_queue_work"}:  # uv_queue_work: public, found everywhere
             self.assertEqual(hooks[name]["status"], "installed", hooks[name])
             self.assertIsNone(hooks[name]["reason"])
@@ -113,7 +113,8 @@ class PhaseOrder(unittest.TestCase):
         self.assertIn("libuv.so.1", probe["libuv_path"])
         self.assertIn("timer fired 3 times, idle ran 10 times, echo received", out)
         # stripped, with uv__work_submit inlined: only the public entry is seen, and it says so
-        self.assertEqual({h["function"] for h in probe["hooks"] if h["status"] != "installed"}, {"uv__work_submit"})
+        self.assertEqual({h["function"] for h in probe["hooks"] if h["status"] != "installed"},
+                         {"uv__work_submit", "uv__fs_work"})
         self.assertTrue(probe["threadpool"].startswith("uv_queue_work jobs only"), probe["threadpool"])
 
     def test_c_static_libuv_runs_timers_first(self):

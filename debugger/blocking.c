@@ -1,0 +1,112 @@
+/* The blocking model: lag and idle time from each epoll wait, the
+ * stretches the watchdog caught and the sync I/O calls, joined with the
+ * stacks the probe sampled for them. */
+#include "uvdb.h"
+
+#include <string.h>
+
+static void uv__window(struct loop_blocking *b, uint64_t second, uint64_t idle) {
+  unsigned i = (unsigned)(second % UTIL_WINDOWS);
+  if (b->window_second[i] != second)
+    b->window_second[i] = second, b->window_idle[i] = 0;
+  b->window_idle[i] += idle;
+}
+
+/* A sample's stack goes to its event, or waits for it (the event is
+ * written when the stretch or the call ends, the samples during it). */
+static struct stack *uv__take_pending(struct blocking_model *b, int loop_id, int kind, uint64_t episode) {
+  for (int i = 0; i < b->npending; i++)
+    if (b->pending[i].loop_id == loop_id && b->pending[i].kind == kind && b->pending[i].episode == episode) {
+      static struct stack taken;
+      taken = b->pending[i].stack;
+      b->pending[i] = b->pending[--b->npending];
+      return &taken;
+    }
+  return NULL;
+}
+
+static struct blocked_event *uv__blocked_slot(struct blocking_model *b, uint64_t duration) {
+  if (b->nblocked < MAX_BLOCKED)
+    return &b->blocked[b->nblocked++];
+  int shortest = 0; /* full: the longest are kept */
+  for (int i = 1; i < MAX_BLOCKED; i++)
+    if (b->blocked[i].end - b->blocked[i].since < b->blocked[shortest].end - b->blocked[shortest].since)
+      shortest = i;
+  struct blocked_event *e = &b->blocked[shortest];
+  return e->end - e->since < duration ? e : NULL;
+}
+
+void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_record *r,
+                    const struct uvdb_shm_header *shm) {
+  struct blocking_model *b = &m->blocking;
+  struct loop_blocking *lb = &l->blocking;
+  switch (r->type) {
+  case UVDB_EV_POLL_WAIT: {
+    uint64_t idle = r->y > r->ts ? r->y - r->ts : 0;
+    lb->idle += idle;
+    lb->waits++;
+    if (!lb->first_ts)
+      lb->first_ts = r->ts;
+    lb->last_ts = r->y;
+    if (shm)
+      uv__window(lb, tsc_to_ns(shm, r->y) / 1000000000u, idle);
+    /* The poll's first wait: how late it returned.  libuv counts the timeout
+     * from its clock's last update, made just before the timers phase (at
+     * an iteration's start before 1.45, at its end since): the loop should
+     * have woken that long after the timers phase began. */
+    if ((r->a32 >> 16) & 1) {
+      int64_t lag = 0;
+      if (r->x != UINT64_MAX && lb->timers_begin && shm)
+        lag = (int64_t)(tsc_to_ns(shm, r->y) - tsc_to_ns(shm, lb->timers_begin)) - (int64_t)(r->x * 1000000u);
+      histogram_add(&lb->lag, lag > 0 ? (uint64_t)lag : 0);
+    }
+    break;
+  }
+  case UVDB_EV_BLOCKED: {
+    b->blocked_total++;
+    struct blocked_event *e = uv__blocked_slot(b, r->y - r->ts);
+    if (!e)
+      break;
+    memset(e, 0, sizeof(*e));
+    e->loop_id = r->loop_id, e->phase = (int)(r->a32 & 0xff), e->since = r->ts, e->end = r->y;
+    struct stack *st;
+    while (e->nsamples < BLOCKED_SAMPLES && (st = uv__take_pending(b, r->loop_id, UVDB_SAMPLE_BLOCKED, r->ts)))
+      e->samples[e->nsamples++] = *st;
+    break;
+  }
+  case UVDB_EV_SYNC_IO: {
+    b->sync_total++;
+    b->sync_ticks += r->y > r->ts ? r->y - r->ts : 0;
+    if (b->nsync == MAX_SYNC_IO)
+      break;
+    struct sync_io_event *e = &b->sync_io[b->nsync++];
+    memset(e, 0, sizeof(*e));
+    e->loop_id = r->loop_id, e->fs_type = (int)(r->a32 & 0xff), e->begin = r->ts, e->end = r->y;
+    struct stack *st = r->x ? uv__take_pending(b, r->loop_id, UVDB_SAMPLE_SYNC_IO, r->x) : NULL;
+    if (st)
+      e->stack = *st, e->sampled = 1;
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+void blocking_add_sample(struct blocking_model *b, int loop_id, int kind, uint64_t episode, const struct stack *st) {
+  /* a stretch still going on is reported later: keep the sample for it */
+  for (int i = 0; i < b->nblocked && kind == UVDB_SAMPLE_BLOCKED; i++) {
+    struct blocked_event *e = &b->blocked[i];
+    if (e->loop_id == loop_id && e->since == episode) {
+      if (e->nsamples < BLOCKED_SAMPLES)
+        e->samples[e->nsamples++] = *st;
+      return;
+    }
+  }
+  if (b->npending == (int)(sizeof(b->pending) / sizeof(b->pending[0])))
+    b->pending[0] = b->pending[--b->npending]; /* the oldest goes */
+  b->pending[b->npending].loop_id = loop_id;
+  b->pending[b->npending].kind = kind;
+  b->pending[b->npending].episode = episode;
+  b->pending[b->npending].stack = *st;
+  b->npending++;
+}

@@ -1,0 +1,59 @@
+/* What blocked each loop, from the probe's events (blocking.c): lag per
+ * poll, idle time, the stretches the watchdog caught and the file-system
+ * calls run on the loop thread, with the stacks sampled for them. */
+#ifndef UVDB_BLOCKING_H
+#define UVDB_BLOCKING_H
+
+#include "histogram.h"
+#include <stdint.h>
+
+#define STACK_MAX 64
+#define BLOCKED_SAMPLES 4
+#define UTIL_WINDOWS 64 /* seconds kept for utilization over windows */
+
+struct stack {
+  int n;
+  uint64_t pcs[STACK_MAX];
+};
+
+struct blocked_event {
+  int loop_id, phase;
+  uint64_t since, end; /* TSC */
+  int nsamples;
+  struct stack samples[BLOCKED_SAMPLES];
+};
+
+struct sync_io_event {
+  int loop_id, fs_type;
+  uint64_t begin, end;
+  int sampled;
+  struct stack stack;
+};
+
+struct loop_blocking {
+  struct histogram lag; /* ns, one value per poll */
+  uint64_t idle, waits, first_ts, last_ts;
+  uint64_t timers_begin; /* the last timers phase's begin: libuv's clock was updated then */
+  uint64_t window_second[UTIL_WINDOWS], window_idle[UTIL_WINDOWS]; /* by second of the TSC clock */
+};
+
+#define MAX_BLOCKED 256
+#define MAX_SYNC_IO 256
+
+struct blocking_model {
+  struct blocked_event blocked[MAX_BLOCKED]; /* the longest kept when full */
+  int nblocked;
+  uint64_t blocked_total;
+  struct sync_io_event sync_io[MAX_SYNC_IO];
+  int nsync;
+  uint64_t sync_total, sync_ticks;
+  /* samples that came before their event */
+  struct {
+    int loop_id, kind;
+    uint64_t episode;
+    struct stack stack;
+  } pending[16];
+  int npending;
+};
+
+#endif

@@ -1,0 +1,219 @@
+/* info blocking: a loop's lag percentiles, utilization, time per phase,
+ * the longest stretches the watchdog caught (with the stacks sampled while
+ * they blocked) and the file-system calls run on the loop thread. */
+#include "symbolize.h"
+#include "uvdb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SHOWN_BLOCKED 10
+#define SHOWN_FRAMES 24
+
+static double uv__ms(const struct session *s, uint64_t ticks) {
+  return s->shm ? ticks_to_ns(s->shm, ticks) / 1e6 : 0;
+}
+
+/* A sampled stack, named; its callback's name (params cut) into cb. */
+static int uv__named(struct session *s, const struct stack *st, uint64_t *kept, char (*fn)[512], char *cb,
+                     size_t cap) {
+  struct symbolizer *sym = session_symbolizer(s);
+  int n = stack_frames(sym, st->pcs, st->n, kept, fn, SHOWN_FRAMES);
+  int at = stack_callback(sym, kept, fn, n);
+  cb[0] = '\0';
+  if (at >= 0) {
+    snprintf(cb, cap, "%s", fn[at]);
+    symbol_strip_params(cb);
+    char *plus = strrchr(cb, '+');
+    if (plus && strncmp(plus, "+0x", 3) == 0)
+      *plus = '\0';
+  }
+  return n;
+}
+
+static int uv__longest_first(const void *a, const void *b) {
+  const struct blocked_event *x = *(const struct blocked_event *const *)a, *y = *(const struct blocked_event *const *)b;
+  uint64_t dx = x->end - x->since, dy = y->end - y->since;
+  return dx < dy ? 1 : dx > dy ? -1 : 0;
+}
+
+/* Busy share of the loop in the seconds [from, to) of the TSC clock: -1
+ * when the loop did not run all of them. */
+static double uv__utilization(const struct session *s, const struct loop_blocking *b, uint64_t from, uint64_t to) {
+  uint64_t idle = 0;
+  for (uint64_t sec = from; sec < to; sec++) {
+    unsigned i = (unsigned)(sec % UTIL_WINDOWS);
+    if (b->window_second[i] != sec)
+      return -1;
+    idle += b->window_idle[i];
+  }
+  double idle_s = ticks_to_ns(s->shm, idle) / 1e9, span = (double)(to - from);
+  return span > 0 ? 1 - idle_s / span : -1;
+}
+
+void blocking_print_event(struct session *s, struct json *j, const struct blocked_event *e) {
+  static uint64_t kept[BLOCKED_SAMPLES][SHOWN_FRAMES];
+  static char fn[BLOCKED_SAMPLES][SHOWN_FRAMES][512];
+  char cb[512] = "";
+  int n[BLOCKED_SAMPLES] = {0};
+  for (int k = 0; k < e->nsamples; k++) {
+    char this_cb[512];
+    n[k] = uv__named(s, &e->samples[k], kept[k], fn[k], this_cb, sizeof(this_cb));
+    if (!cb[0])
+      snprintf(cb, sizeof(cb), "%s", this_cb);
+  }
+  double ms = uv__ms(s, e->end - e->since);
+  if (j) {
+    json_obj(j, NULL);
+    json_int(j, "loop", e->loop_id);
+    json_str(j, "phase", phase_name(e->phase));
+    json_num(j, "duration_ms", ms);
+    json_str(j, "callback", cb[0] ? cb : NULL);
+    json_arr(j, "samples");
+    for (int k = 0; k < e->nsamples; k++) {
+      json_arr(j, NULL);
+      stack_print(j, kept[k], fn[k], n[k]);
+      json_close(j);
+    }
+    json_close(j);
+    json_close(j);
+    return;
+  }
+  printf("  %.3f ms in %s%s%s, %d stack%s sampled while it blocked\n", ms, phase_name(e->phase),
+         cb[0] ? ", callback " : "", cb, e->nsamples, e->nsamples == 1 ? "" : "s");
+  if (e->nsamples) /* the first sample; the others are in --json */
+    stack_print(NULL, kept[0], fn[0], n[0]);
+}
+
+static void uv__sync_io(struct session *s, struct json *j, int loop_id) {
+  const struct blocking_model *b = &s->model.blocking;
+  if (j) {
+    json_obj(j, "sync_io");
+    json_uint(j, "calls", b->sync_total);
+    json_num(j, "total_ms", uv__ms(s, b->sync_ticks));
+    json_arr(j, "calls_seen");
+  } else {
+    printf("File-system calls on the loop thread (sync I/O): %llu, %.3f ms in all\n",
+           (unsigned long long)b->sync_total, uv__ms(s, b->sync_ticks));
+  }
+  int shown = 0;
+  for (int i = 0; i < b->nsync; i++) {
+    const struct sync_io_event *e = &b->sync_io[i];
+    if (e->loop_id != loop_id)
+      continue;
+    static uint64_t kept[SHOWN_FRAMES];
+    static char fn[SHOWN_FRAMES][512];
+    char cb[512];
+    int n = e->sampled ? uv__named(s, &e->stack, kept, fn, cb, sizeof(cb)) : 0;
+    if (j) {
+      json_obj(j, NULL);
+      json_str(j, "op", pool_fs_op_name(e->fs_type == 0xff ? -1 : e->fs_type));
+      json_num(j, "duration_ms", uv__ms(s, e->end - e->begin));
+      json_arr(j, "stack");
+      stack_print(j, kept, fn, n);
+      json_close(j);
+      json_close(j);
+    } else if (shown < 5) {
+      printf("  fs %s, %.3f ms%s\n", pool_fs_op_name(e->fs_type == 0xff ? -1 : e->fs_type),
+             uv__ms(s, e->end - e->begin), n ? ", called from:" : "");
+      if (n)
+        stack_print(NULL, kept, fn, n < 8 ? n : 8);
+    }
+    shown++;
+  }
+  if (j) {
+    json_close(j);
+    json_close(j);
+  }
+}
+
+int cmd_info_blocking(struct session *s, int argc, char **argv) {
+  if (s->state == TARGET_NONE && !s->probe_info[0])
+    return uvdb_error("the program has not run yet: use `run` or `start`");
+  session_drain(s);
+  int id = model_main_loop(&s->model);
+  if (argc > 1) {
+    char *end;
+    long n = strtol(argv[1], &end, 10);
+    if (*end || n < 1 || n > 64 || !s->model.loops[n - 1].seen)
+      return uvdb_error("no loop %s (see `info loops`)", argv[1]);
+    id = (int)n;
+  }
+  if (!id || !s->shm)
+    return uvdb_error("no loop has run yet");
+  const struct loop_model *l = &s->model.loops[id - 1];
+  const struct loop_blocking *b = &l->blocking;
+  const struct histogram *lag = &b->lag;
+  uint64_t span = b->last_ts > b->first_ts ? b->last_ts - b->first_ts : 0;
+  double overall = span ? 1 - (double)b->idle / (double)span : -1;
+  uint64_t now_s = tsc_to_ns(s->shm, s->state == TARGET_EXITED ? b->last_ts : __builtin_ia32_rdtsc()) / 1000000000u;
+  double last1 = uv__utilization(s, b, now_s - 1, now_s), last10 = uv__utilization(s, b, now_s - 10, now_s);
+  static const double q[] = {0.5, 0.9, 0.99, 0.999};
+  static const char *const qn[] = {"p50", "p90", "p99", "p999"};
+  uint64_t phase_total = 0;
+  for (int p = 0; p < UVDB_PHASE_COUNT; p++)
+    phase_total += l->phase[p].total;
+  const struct blocked_event *sorted[MAX_BLOCKED];
+  int nb = 0;
+  for (int i = 0; i < s->model.blocking.nblocked; i++)
+    if (s->model.blocking.blocked[i].loop_id == id)
+      sorted[nb++] = &s->model.blocking.blocked[i];
+  qsort(sorted, (size_t)nb, sizeof(sorted[0]), uv__longest_first);
+
+  struct json *j = NULL;
+  if (uvdb_json_mode) {
+    j = json_begin();
+    json_obj(j, "info_blocking");
+    json_int(j, "loop", id);
+    json_int(j, "threshold_ms", settings_blocking_threshold_ms());
+    json_obj(j, "lag_ms");
+    for (int i = 0; i < 4; i++)
+      json_num(j, qn[i], (double)histogram_quantile(lag, q[i]) / 1e6);
+    json_num(j, "max", (double)lag->max / 1e6);
+    json_uint(j, "polls", lag->count);
+    json_close(j);
+    json_obj(j, "utilization");
+    overall >= 0 ? json_num(j, "overall", overall) : json_null(j, "overall");
+    last1 >= 0 ? json_num(j, "last_1s", last1) : json_null(j, "last_1s");
+    last10 >= 0 ? json_num(j, "last_10s", last10) : json_null(j, "last_10s");
+    json_close(j);
+    json_arr(j, "phases");
+    for (int p = 0; p < UVDB_PHASE_COUNT; p++) {
+      json_obj(j, NULL);
+      json_str(j, "phase", phase_name(p));
+      json_num(j, "total_ms", uv__ms(s, l->phase[p].total));
+      json_num(j, "max_ms", uv__ms(s, l->phase[p].max));
+      json_close(j);
+    }
+    json_close(j);
+    json_uint(j, "blocked_count", s->model.blocking.blocked_total);
+    json_arr(j, "blocked");
+  } else {
+    printf("Loop %d: lag over %llu polls, ms:", id, (unsigned long long)lag->count);
+    for (int i = 0; i < 4; i++)
+      printf(" %s %.3f", qn[i], (double)histogram_quantile(lag, q[i]) / 1e6);
+    printf(" max %.3f\n", (double)lag->max / 1e6);
+    printf("Utilization (busy share): ");
+    overall >= 0 ? printf("%.1f%% overall", overall * 100) : printf("- overall");
+    if (last1 >= 0)
+      printf(", %.1f%% the last second", last1 * 100);
+    if (last10 >= 0)
+      printf(", %.1f%% the last 10 s", last10 * 100);
+    printf("\nTime per phase:");
+    for (int p = 0; p < UVDB_PHASE_COUNT; p++)
+      if (l->phase[p].total)
+        printf(" %s %.3f ms (%.0f%%)", phase_name(p), uv__ms(s, l->phase[p].total),
+               phase_total ? 100.0 * (double)l->phase[p].total / (double)phase_total : 0);
+    printf("\nBlocked the loop over %ld ms: %llu time%s%s\n", settings_blocking_threshold_ms(),
+           (unsigned long long)s->model.blocking.blocked_total, s->model.blocking.blocked_total == 1 ? "" : "s",
+           nb ? ", the longest first:" : "");
+  }
+  for (int i = 0; i < nb && i < SHOWN_BLOCKED; i++)
+    blocking_print_event(s, j, sorted[i]);
+  if (j)
+    json_close(j);
+  uv__sync_io(s, j, id);
+  if (j)
+    json_end(j);
+  return 0;
+}
