@@ -416,8 +416,9 @@ int session_wait(struct session *s) {
   return 0;
 }
 
-/* Up to ms milliseconds: 1 if it stopped, 0 if still running, -1 if it ended. */
-static int uv__wait_for(struct session *s, unsigned ms) {
+/* Follow a running target up to ms milliseconds: 1 if it stopped, 0 if
+ * still running, -1 if it ended. */
+int session_run_for(struct session *s, unsigned ms) {
   struct timespec t0, t;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   int flowing = 0;
@@ -472,7 +473,7 @@ int session_query(struct session *s, int loop_id) {
   if (session_send(s, UVDB_MSG_PAUSE, &p, sizeof(p)) != 0)
     return -1;
   s->query_waiting = 1;
-  int r = uv__wait_for(s, loop_id ? 200 : 2000);
+  int r = session_run_for(s, loop_id ? 200 : 2000);
   s->query_waiting = 0;
   if (r == 1 && s->model.stop.reason != UVDB_STOP_QUERY) {
     /* a breakpoint came first: a stop to report and keep; the view reads it */

@@ -154,6 +154,7 @@ extern struct session uvdb_session;
 int session_launch(struct session *s, int start_paused);
 int session_wait(struct session *s); /* until stopped or exited */
 int session_background(struct session *s);   /* `run &`: answer the probe, return */
+int session_run_for(struct session *s, unsigned ms); /* 1 stopped, 0 still running, -1 ended */
 void session_poll(struct session *s);         /* between commands: events, stops, exit */
 int session_query(struct session *s, int loop_id); /* park a running loop for one view */
 void session_after_command(struct session *s);     /* resume a loop a view parked */
@@ -228,6 +229,7 @@ int cmd_start(struct session *s, int argc, char **argv);
 int cmd_continue(struct session *s, int argc, char **argv);
 int cmd_kill(struct session *s, int argc, char **argv);
 int cmd_interrupt(struct session *s, int argc, char **argv);
+int cmd_top(struct session *s, int argc, char **argv);
 int cmd_quit(struct session *s, int argc, char **argv);
 int cmd_info(struct session *s, int argc, char **argv);
 int cmd_trace(struct session *s, int argc, char **argv);

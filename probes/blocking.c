@@ -108,6 +108,8 @@ void uvdb_watchdog_tick(void) {
     if (!atomic_load(&l->loop))
       continue;
     uint64_t since = atomic_load_explicit(&l->busy_since, memory_order_relaxed);
+    if (l->id < 65)
+      atomic_store_explicit(&uvdb_probe.shm->loop_busy_since[l->id], since, memory_order_relaxed);
     if (!since || now < since || now - since < threshold)
       continue;
     if (atomic_load(&l->blocked_since) != since) { /* a new stretch */

@@ -120,6 +120,9 @@ struct uvdb_shm_header {
   _Atomic uint32_t fprobe_acks;
   /* Stack samples taken so far (SAMPLE): a futex uvdb waits on. */
   _Atomic uint32_t samples;
+  /* Each loop (by id) now: since when it runs without a boundary, 0 while
+   * it waits in epoll; copied by the watchdog at each look. */
+  _Atomic uint64_t loop_busy_since[65];
 };
 
 /* Where each loop's thread last parked: the registers an unwinder starts

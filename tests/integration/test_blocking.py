@@ -102,6 +102,35 @@ class CBlocking(unittest.TestCase):
         self.assertEqual((info["threshold_ms"], info["blocked"], info["blocked_count"]), (500, [], 0))
 
 
+class Top(unittest.TestCase):
+    def test_views_of_a_running_program(self):
+        # a 10 ms interval timer that spins 3 ms each time: about a third busy
+        script = ("setInterval(() => { const end = Date.now() + 3; while (Date.now() < end); }, 10); "
+                  "setTimeout(() => process.exit(0), 20000);")
+        rc, objs, out, err = uvdb(["run &", "top -n 2 -d 0.5", "interrupt", "kill"], ["node", "-e", script])
+        self.assertEqual(rc, 0, err)
+        views = [o["top"] for o in objs if "top" in o]
+        self.assertEqual(len(views), 2)
+        for v in views:
+            main = next(l for l in v["loops"] if l["loop"] == 1)
+            self.assertGreater(main["iterations_per_s"], 10)
+            self.assertGreater(main["utilization"], 0.05)
+            self.assertLess(main["utilization"], 0.95)
+            self.assertGreater(main["phase_ms"]["timers"], 0)
+            self.assertGreaterEqual(v["interval_s"], 0.5)
+            others = [l for l in v["loops"] if l["loop"] != 1]  # Node's own loops wait
+            self.assertTrue(all(l["utilization"] == 0 for l in others), others)
+        # top leaves the program running: interrupt stops it
+        self.assertEqual(find(objs, "interrupt")["state"], "stopped")
+
+    def test_bad_input(self):
+        for bad, message in (("top -d 0", "top: -d takes 0.1 to 60 seconds"), ("top -n x", "-n a count of 1"),
+                             ("top now", "usage: top [-d SECONDS] [-n COUNT]"), ("top", "not being run")):
+            rc, objs, out, err = uvdb([bad], [example("04-blocking")])
+            self.assertEqual(rc, 1, bad)
+            self.assertIn(message, find(objs, "error"), bad)
+
+
 class BadInput(unittest.TestCase):
     def test_thresholds_out_of_range(self):
         for bad in ("set blocking-threshold 0", "set blocking-threshold 60001", "set blocking-threshold ten",
