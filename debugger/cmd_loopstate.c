@@ -413,10 +413,14 @@ void session_report_busy(struct session *s, int loop_id) {
     n[taken] = depth > 0 ? stack_frames(sym, pcs[taken], depth, kept[taken], fn[taken], 128) : 0;
     taken++;
   }
-  int cb = taken ? stack_callback(sym, kept[0], fn[0], n[0]) : -1;
+  /* the callback, from the first sample that unwound as far as it (one
+   * taken in a PLT stub, say, may stop short) */
+  int cb = -1, from = 0;
+  for (; from < taken && cb < 0; from++)
+    cb = stack_callback(sym, kept[from], fn[from], n[from]);
   char callback[512] = "";
   if (cb >= 0) {
-    symbol_strip_params(strcpy(callback, fn[0][cb]));
+    symbol_strip_params(strcpy(callback, fn[from - 1][cb]));
     char *plus = strrchr(callback, '+'); /* the innermost frame: where in it, not which */
     if (plus && strncmp(plus, "+0x", 3) == 0)
       *plus = '\0';

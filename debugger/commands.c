@@ -33,6 +33,9 @@ static const struct uvdb_command uv__commands[] = {
      "Commands to run when breakpoint N stops (`silent` first: no stop report; `continue` goes on).", NULL},
     {"interrupt", cmd_interrupt, "interrupt", "Stop a program running in the background (`run &`) at its main "
      "loop's next safepoint, as Ctrl-C does in the foreground.", NULL},
+    {"profile", cmd_profile, "profile start|stop|report|export ...",
+     "The sampling profiler: stacks of the loops (and pool), by function and by phase; folded, SVG flamegraph "
+     "and speedscope exports.", NULL},
     {"top", cmd_top, "top [-d SECONDS] [-n COUNT]",
      "A live view of each loop (iterations/s, busy share, lag, time per phase), the thread pool and the longest "
      "blocking stretches; q quits, the program runs on.", NULL},

@@ -17,22 +17,27 @@ struct json {
 
 static struct json uv__json;
 
-static void uv__json_string(const char *s) {
-  putchar('"');
+/* A string's JSON escapes, without the quotes (exports write files too). */
+void json_fputs(FILE *out, const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     switch (*p) {
-    case '"': fputs("\\\"", stdout); break;
-    case '\\': fputs("\\\\", stdout); break;
-    case '\n': fputs("\\n", stdout); break;
-    case '\t': fputs("\\t", stdout); break;
-    case '\r': fputs("\\r", stdout); break;
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\t': fputs("\\t", out); break;
+    case '\r': fputs("\\r", out); break;
     default:
       if (*p < 0x20)
-        printf("\\u%04x", *p);
+        fprintf(out, "\\u%04x", *p);
       else
-        putchar(*p);
+        fputc(*p, out);
     }
   }
+}
+
+static void uv__json_string(const char *s) {
+  putchar('"');
+  json_fputs(stdout, s);
   putchar('"');
 }
 

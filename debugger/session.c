@@ -229,6 +229,7 @@ static void uv__handshake(struct session *s, int fd) {
   size_t wl = (size_t)snprintf(welcome, sizeof(welcome), "protocol=%d\nstart_paused=%d\n", UVDB_PROTOCOL_VERSION,
                                s->start_paused);
   wl += breakpoints_welcome(s, welcome + wl, sizeof(welcome) - wl);
+  wl += profile_welcome(s, welcome + wl, sizeof(welcome) - wl);
   struct uvdb_msg_watchdog w = settings_watchdog(s);
   if (wl < sizeof(welcome))
     wl += (size_t)snprintf(welcome + wl, sizeof(welcome) - wl, "watchdog=%llu,%llu,%llu\n",
@@ -301,6 +302,7 @@ static uint64_t uv__drain(struct session *s, int force) {
     uv__clock_refresh(s);
   if (atomic_load(&s->shm->samples) != s->samples_seen)
     uv__collect_samples(s);
+  profile_collect(s);
   uint64_t stops = atomic_load(&s->shm->stops);
   if (stops != s->stops_seen) { /* a loop parked: its STOPPED record must be read now */
     s->stops_seen = stops;
@@ -339,6 +341,7 @@ uint64_t session_drain(struct session *s) {
 
 static void uv__reap(struct session *s, int status) {
   session_drain(s);
+  profile_ended(&s->profile); /* the samples stay, for reports and exports */
   perfmap_finish(s->pid);
   if (!s->libuv_found && s->no_libuv[0])
     uvdb_message("warning", "%s; the program ran without the probe", s->no_libuv);

@@ -7,6 +7,7 @@
 #include "blocking.h"
 #include "cond.h"
 #include "pool.h"
+#include "profile.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -30,6 +31,7 @@ void json_uint(struct json *j, const char *key, uint64_t v);
 void json_num(struct json *j, const char *key, double v);
 void json_bool(struct json *j, const char *key, int v);
 void json_null(struct json *j, const char *key);
+void json_fputs(FILE *out, const char *s); /* a string's JSON escapes, no quotes */
 void json_value(struct json *j, const char *key, const struct cond_value *v); /* null for void */
 
 /* ---- the event model: what the events say about each loop (model.c) ---- */
@@ -141,6 +143,7 @@ struct session {
   volatile sig_atomic_t interrupted;
   int start_paused;
   int batch;
+  struct profile profile;
   int background;    /* `run &`: the program runs while commands are read */
   uint32_t samples_seen, sample_seq[UVDB_SAMPLE_SLOTS]; /* samples taken in ring memory */
   int query_waiting; /* a view waits for a loop to park */
@@ -186,6 +189,17 @@ struct uvdb_msg_watchdog settings_watchdog(const struct session *s);
 long settings_blocking_threshold_ms(void);
 int settings_js_names(void);
 double session_tsc_per_ms(void);
+
+/* ---- the profiler (profile.c, cmd_profile.c) ---- */
+void profile_reset(struct profile *p);
+int profile_push(struct session *s);
+size_t profile_welcome(struct session *s, char *buf, size_t cap);
+void profile_collect(struct session *s);
+int profile_start(struct session *s, uint64_t period_ns, int wall, uint32_t threads);
+int profile_stop(struct session *s);
+void profile_ended(struct profile *p);
+const char *profile_frame_name(struct session *s, uint64_t pc, int leaf, char *buf, size_t cap);
+int cmd_profile(struct session *s, int argc, char **argv);
 
 /* ---- JavaScript names from V8's perf map (perfmap.c) ---- */
 const char *perfmap_lookup(pid_t pid, uint64_t addr);

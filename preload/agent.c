@@ -66,6 +66,13 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     atomic_store(&uvdb_probe.watchdog_period_ns, w.period_ns);
     break;
   }
+  case UVDB_MSG_PROFILE: {
+    struct uvdb_msg_profile p = {0, 0, 0};
+    if (len >= sizeof(p))
+      __builtin_memcpy(&p, payload, sizeof(p));
+    uvdb_profile_configure(p.period_ns, p.wall, p.threads);
+    break;
+  }
   case UVDB_MSG_FPROBES:
     uvdb_fprobe_sync();
     break;

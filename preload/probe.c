@@ -151,6 +151,7 @@ static size_t uv__describe(char *buf, size_t cap, int found, const struct uv__ho
 }
 
 static void uv__atfork_child(void) {
+  uvdb_profile_configure(0, 0, 0); /* timers are not inherited; the child's table entries are the parent's */
   /* The rings are shared with the parent's debugger: a forked child must not write them. */
   atomic_store(&uvdb_probe.active, 0);
   atomic_store(&uvdb_probe.attention, 0);
@@ -221,6 +222,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   if (found) {
     pthread_key_create(&uv__ring_key, uv__ring_retire);
     uvdb_safepoint_init();
+    uvdb_profile_init();
   }
   /* Install before saying hello, so the report is the truth; the process
    * still has one thread, and nothing runs until the debugger says go. */
@@ -249,6 +251,14 @@ __attribute__((constructor)) static void uv__probe_init(void) {
     atomic_store(&uvdb_probe.watchdog_ticks, strtoull(watchdog + 9, &end, 10));
     atomic_store(&uvdb_probe.break_blocked_ticks, *end == ',' ? strtoull(end + 1, &end, 10) : 0);
     atomic_store(&uvdb_probe.watchdog_period_ns, *end == ',' ? strtoull(end + 1, &end, 10) : 0);
+  }
+  const char *profile = strstr(reply, "profile="); /* `profile start` before `run`: "PERIOD_NS,WALL,THREADS" */
+  if (profile) {
+    char *end;
+    uint64_t period = strtoull(profile + 8, &end, 10);
+    uint32_t wall = *end == ',' ? (uint32_t)strtoul(end + 1, &end, 10) : 0;
+    uint32_t threads = *end == ',' ? (uint32_t)strtoul(end + 1, &end, 10) : UVDB_PROFILE_LOOPS;
+    uvdb_profile_configure(period, wall, threads);
   }
   const char *pool_break = strstr(reply, "pool_break="); /* "pool_break=D1,D2,..." */
   for (unsigned i = 0; pool_break && i < UVDB_POOL_BREAKS; i++) {

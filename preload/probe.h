@@ -54,6 +54,7 @@ struct uvdb_probe_state {
     _Atomic uint32_t kind;
     _Atomic uint64_t episode;
   } sample_req[UVDB_SAMPLE_SLOTS];
+  _Atomic uint32_t profile_signal; /* the profiler's realtime signal, 0: none free */
   /* The watchdog (probes/blocking.c), in TSC ticks; 0: off. */
   _Atomic uint64_t watchdog_ticks, break_blocked_ticks, watchdog_period_ns;
   struct uvdb_shm_header *shm;
@@ -176,6 +177,11 @@ void uvdb_blocked_end(struct uvdb_loop *l, uint64_t now, int phase, uint64_t ite
 void uvdb_watchdog_tick(void); /* the agent */
 int uvdb_watchdog_pending(void);
 struct uvdb_hook *uvdb_blocking_hooks(size_t *n, const struct uvdb_located_fn **located);
+
+/* The profiler (probes/profile.c). */
+int uvdb_profile_init(void);
+void uvdb_profile_thread(int role); /* this thread may be sampled (enum uvdb_profile_role) */
+void uvdb_profile_configure(uint64_t period_ns, uint32_t wall, uint32_t threads); /* the agent */
 
 /* The thread-pool probes (probes/pool.c). */
 struct uvdb_hook *uvdb_pool_hooks(size_t *n, const struct uvdb_located_fn **located);

@@ -63,6 +63,7 @@ struct uvdb_loop *uvdb_loop_get(void *loop) {
     atomic_store(&l->phase, -1);
     atomic_store(&l->tid, tid);
     uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_SEEN, l, l->id, (uint64_t)(uintptr_t)loop, tid);
+    uvdb_profile_thread(UVDB_ROLE_LOOP);
     return l;
   }
   return NULL;
@@ -371,6 +372,7 @@ void uvdb_release_all(void) {
   static const uint32_t none[UVDB_BP_SLOTS];
   atomic_store(&uvdb_probe.watchdog_ticks, 0);
   atomic_store(&uvdb_probe.break_blocked_ticks, 0);
+  uvdb_profile_configure(0, 0, 0);
   atomic_store(&uvdb_probe.pause_req, 0);
   atomic_store(&uvdb_probe.step_tid, 0);
   atomic_store(&uvdb_probe.finish_tid, 0);

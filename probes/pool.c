@@ -116,6 +116,7 @@ static void uv__park_queued(struct uvdb_loop *l, uint32_t depth) {
 }
 
 static void uv__started(const struct uv__job *j, uintptr_t key) {
+  uvdb_profile_thread(UVDB_ROLE_POOL);
   atomic_fetch_sub(&uv__queued, 1);
   uvdb_emit_at(uvdb_now(), UVDB_EV_POOL_START, j->loop, 0, key, 0);
 }

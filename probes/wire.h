@@ -123,6 +123,8 @@ struct uvdb_shm_header {
   /* Each loop (by id) now: since when it runs without a boundary, 0 while
    * it waits in epoll; copied by the watchdog at each look. */
   _Atomic uint64_t loop_busy_since[65];
+  /* Profiler samples claimed so far (the next slot is this modulo the slots). */
+  _Atomic uint64_t profile_claimed;
 };
 
 /* Where each loop's thread last parked: the registers an unwinder starts
@@ -180,8 +182,29 @@ enum uvdb_sample_kind { UVDB_SAMPLE_ASKED = 0, UVDB_SAMPLE_BLOCKED = 1, UVDB_SAM
 
 #define UVDB_SHM_SAMPLE_OFFSET \
   ((UVDB_SHM_FPROBES_OFFSET + UVDB_FPROBE_SLOTS * sizeof(struct uvdb_fprobe_slot) + 4095u) / 4096u * 4096u)
-#define UVDB_SHM_RINGS_OFFSET \
+/* The profiler's samples: a ring of fixed slots that each sampled thread
+ * claims with an atomic counter (`index` tells uvdb which claim a slot
+ * holds, so that one overwritten before it was read is counted lost). */
+#define UVDB_PROFILE_SLOTS 512u
+#define UVDB_PROFILE_STACK 16384u
+enum uvdb_profile_role { UVDB_ROLE_LOOP = 1, UVDB_ROLE_POOL = 2, UVDB_ROLE_OTHER = 3 };
+struct uvdb_profile_sample {
+  _Atomic uint32_t seq; /* odd while written */
+  uint32_t tid, stack_len;
+  uint16_t loop_id;     /* the loop the thread runs, 0: none */
+  uint8_t phase;        /* the loop's phase then, 0xff: none */
+  uint8_t role;         /* enum uvdb_profile_role */
+  uint8_t waiting;      /* in epoll_wait: the loop was idle */
+  uint8_t reserved[7];
+  uint64_t index, ts, stack_base;
+  struct uvdb_stop_stack regs;
+  uint8_t stack[UVDB_PROFILE_STACK];
+};
+
+#define UVDB_SHM_PROFILE_OFFSET \
   ((UVDB_SHM_SAMPLE_OFFSET + UVDB_SAMPLE_SLOTS * sizeof(struct uvdb_sample) + 4095u) / 4096u * 4096u)
+#define UVDB_SHM_RINGS_OFFSET \
+  ((UVDB_SHM_PROFILE_OFFSET + UVDB_PROFILE_SLOTS * sizeof(struct uvdb_profile_sample) + 4095u) / 4096u * 4096u)
 #define UVDB_SHM_SIZE (UVDB_SHM_RINGS_OFFSET + (uint64_t)UVDB_MAX_RINGS * sizeof(struct uvdb_ring))
 
 /* The stop stack of loop `id` (1-based). */
@@ -195,6 +218,10 @@ static inline struct uvdb_fprobe_slot *uvdb_shm_fprobe(void *shm, unsigned i) {
 
 static inline struct uvdb_sample *uvdb_shm_sample(void *shm, unsigned slot) {
   return (struct uvdb_sample *)((char *)shm + UVDB_SHM_SAMPLE_OFFSET) + (slot < UVDB_SAMPLE_SLOTS ? slot : 0);
+}
+
+static inline struct uvdb_profile_sample *uvdb_shm_profile(void *shm, uint64_t index) {
+  return (struct uvdb_profile_sample *)((char *)shm + UVDB_SHM_PROFILE_OFFSET) + index % UVDB_PROFILE_SLOTS;
 }
 
 static inline struct uvdb_ring *uvdb_shm_ring(void *shm, unsigned i) {
@@ -221,6 +248,7 @@ enum uvdb_msg_type {
   UVDB_MSG_SAMPLE = 10,     /* debugger -> probe: u32 tid, sample that loop thread's stack now */
   UVDB_MSG_POOL_BREAK = 11, /* debugger -> probe: u32 depth[UVDB_POOL_BREAKS], stop as the queue reaches one (0: none) */
   UVDB_MSG_WATCHDOG = 12,   /* debugger -> probe: struct uvdb_msg_watchdog */
+  UVDB_MSG_PROFILE = 13,    /* debugger -> probe: struct uvdb_msg_profile */
 };
 
 /* PAUSE: park the loop run by thread `tid` (0: the main thread) at its next
@@ -235,6 +263,15 @@ struct uvdb_msg_pause {
  * break_ticks long (0: never).  Ticks of the TSC. */
 struct uvdb_msg_watchdog {
   uint64_t threshold_ticks, break_ticks, period_ns;
+};
+
+/* PROFILE: sample the chosen threads every period_ns of their CPU time
+ * (cpu) or of the clock (wall); period_ns 0 stops. */
+#define UVDB_PROFILE_LOOPS 1u
+#define UVDB_PROFILE_POOL 2u
+struct uvdb_msg_profile {
+  uint64_t period_ns;
+  uint32_t wall, threads; /* threads: UVDB_PROFILE_* bits */
 };
 
 /* BREAKPOINTS: the phases armed, as bit masks (1 << phase): [0] for every

@@ -1,0 +1,162 @@
+/* The sampling profiler, inside the target: a POSIX timer per sampled
+ * thread (its CPU clock, or the wall clock) delivered to that thread on a
+ * realtime signal of uvdb's own (not SIGPROF, which V8's profiler uses),
+ * whose handler copies the registers and the top of the stack into the
+ * profile ring; uvdb unwinds and names the samples.  Timers are made with
+ * raw system calls: the agent makes them too. */
+#define _GNU_SOURCE
+#include "../preload/probe.h"
+#include "../preload/rawsys.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SAMPLED 256
+
+struct uv__sampled {
+  _Atomic uint32_t tid;
+  int role;
+  uint64_t stack_hi;
+  int timer; /* -1: none */
+};
+
+static struct uv__sampled uv__threads[MAX_SAMPLED];
+static _Atomic uint32_t uv__nthreads;
+static _Atomic uint64_t uv__period_ns;
+static _Atomic uint32_t uv__wall, uv__wanted;
+
+static long uv__thread_cpu_clock(uint32_t tid) {
+  return (long)((~(uint64_t)tid << 3) | 2 /* CPUCLOCK_SCHED */ | 4 /* per thread */);
+}
+
+static void uv__timer_start(struct uv__sampled *t) {
+  uint64_t period = atomic_load(&uvdb_probe.profile_signal) ? atomic_load(&uv__period_ns) : 0;
+  uint32_t bit = t->role == UVDB_ROLE_LOOP ? UVDB_PROFILE_LOOPS : t->role == UVDB_ROLE_POOL ? UVDB_PROFILE_POOL : 0;
+  if (!period || !(atomic_load(&uv__wanted) & bit) || t->timer >= 0)
+    return;
+  struct sigevent sev;
+  memset(&sev, 0, sizeof(sev));
+  sev.sigev_notify = SIGEV_THREAD_ID;
+  sev.sigev_signo = (int)atomic_load(&uvdb_probe.profile_signal);
+  sev._sigev_un._tid = (int)atomic_load(&t->tid); /* sigev_notify_thread_id, where headers name it */
+  int id = -1;
+  long clock = atomic_load(&uv__wall) ? CLOCK_MONOTONIC : uv__thread_cpu_clock(atomic_load(&t->tid));
+  if (uvdb_sys3(SYS_timer_create, clock, &sev, &id) != 0)
+    return;
+  struct itimerspec its = {{(time_t)(period / 1000000000u), (long)(period % 1000000000u)},
+                           {(time_t)(period / 1000000000u), (long)(period % 1000000000u)}};
+  uvdb_sys4(SYS_timer_settime, id, 0, &its, NULL);
+  t->timer = id;
+}
+
+static void uv__timer_stop(struct uv__sampled *t) {
+  if (t->timer >= 0)
+    uvdb_sys1(SYS_timer_delete, t->timer);
+  t->timer = -1;
+}
+
+/* A thread that may be sampled: loops at their first run, pool workers at
+ * their first job.  Called on that thread. */
+void uvdb_profile_thread(int role) {
+  static __thread int known __attribute__((tls_model("initial-exec")));
+  if (known)
+    return;
+  known = 1;
+  uint32_t i = atomic_fetch_add(&uv__nthreads, 1);
+  if (i >= MAX_SAMPLED)
+    return;
+  struct uv__sampled *t = &uv__threads[i];
+  pthread_attr_t attr;
+  void *lo;
+  size_t size;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+      t->stack_hi = (uint64_t)(uintptr_t)lo + size;
+    pthread_attr_destroy(&attr);
+  }
+  t->role = role;
+  t->timer = -1;
+  atomic_store(&t->tid, (uint32_t)uvdb_sys0(SYS_gettid));
+  uv__timer_start(t);
+}
+
+/* The agent: start (period_ns > 0) or stop sampling the threads known. */
+void uvdb_profile_configure(uint64_t period_ns, uint32_t wall, uint32_t threads) {
+  uint32_t n = atomic_load(&uv__nthreads);
+  n = n < MAX_SAMPLED ? n : MAX_SAMPLED;
+  for (uint32_t i = 0; i < n; i++)
+    uv__timer_stop(&uv__threads[i]);
+  atomic_store(&uv__wall, wall);
+  atomic_store(&uv__wanted, threads);
+  atomic_store(&uv__period_ns, period_ns);
+  for (uint32_t i = 0; i < n && period_ns; i++)
+    if (atomic_load(&uv__threads[i].tid))
+      uv__timer_start(&uv__threads[i]);
+}
+
+static const struct uv__sampled *uv__me(uint32_t tid) {
+  uint32_t n = atomic_load(&uv__nthreads);
+  for (uint32_t i = 0; i < n && i < MAX_SAMPLED; i++)
+    if (atomic_load(&uv__threads[i].tid) == tid)
+      return &uv__threads[i];
+  return NULL;
+}
+
+/* One sample, on the sampled thread, in the signal's handler. */
+static void uv__profile_handler(int sig, siginfo_t *si, void *ucv) {
+  (void)sig, (void)si;
+  struct uvdb_shm_header *shm = uvdb_probe.shm;
+  if (!shm || !atomic_load_explicit(&uv__period_ns, memory_order_relaxed))
+    return;
+  const ucontext_t *uc = ucv;
+  const greg_t *g = uc->uc_mcontext.gregs;
+  uint32_t tid = (uint32_t)uvdb_sys0(SYS_gettid);
+  const struct uv__sampled *me = uv__me(tid);
+  uint64_t index = atomic_fetch_add(&shm->profile_claimed, 1);
+  struct uvdb_profile_sample *s = uvdb_shm_profile(shm, index);
+  atomic_fetch_add(&s->seq, 1); /* odd: being written */
+  s->regs = (struct uvdb_stop_stack){
+      .rip = (uint64_t)g[REG_RIP], .rsp = (uint64_t)g[REG_RSP], .rbp = (uint64_t)g[REG_RBP],
+      .rbx = (uint64_t)g[REG_RBX], .r12 = (uint64_t)g[REG_R12], .r13 = (uint64_t)g[REG_R13],
+      .r14 = (uint64_t)g[REG_R14], .r15 = (uint64_t)g[REG_R15], .valid = 1,
+  };
+  uint64_t sp = s->regs.rsp, hi = me ? me->stack_hi : 0, len = hi > sp ? hi - sp : 0;
+  if (len > UVDB_PROFILE_STACK)
+    len = UVDB_PROFILE_STACK;
+  __builtin_memcpy(s->stack, (const void *)(uintptr_t)sp, len);
+  s->stack_len = (uint32_t)len;
+  s->stack_base = sp;
+  s->tid = tid;
+  s->role = (uint8_t)(me ? me->role : UVDB_ROLE_OTHER);
+  int d = uvdb_self.depth;
+  const struct uvdb_run_frame *f = d > 0 ? &uvdb_self.frames[d - 1] : NULL;
+  s->loop_id = f ? f->loop->id : 0;
+  s->phase = f ? f->cur_phase : 0xff;
+  s->waiting = f && uvdb_self.in_poll && atomic_load(&f->loop->busy_since) == 0;
+  s->ts = uvdb_now();
+  s->index = index;
+  atomic_fetch_add(&s->seq, 1);
+}
+
+/* The profiler's signal: a realtime one nobody in the target handles. */
+int uvdb_profile_init(void) {
+  for (int sig = SIGRTMAX - 5; sig > SIGRTMIN + 6; sig--) {
+    if (sig == uvdb_probe.kick_signal)
+      continue;
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
+      continue;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = uv__profile_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) == 0) {
+      atomic_store(&uvdb_probe.profile_signal, (uint32_t)sig);
+      return 0;
+    }
+  }
+  return -1;
+}
