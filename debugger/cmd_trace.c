@@ -1,4 +1,5 @@
-/* trace on|off phases: print each phase as it ends. */
+/* trace on|off phases: print each phase as it ends; trace export: the
+ * timeline as a Chrome Trace Event file. */
 #include "uvdb.h"
 
 #include <stdlib.h>
@@ -6,11 +7,16 @@
 
 static int trace_on(struct session *s, int argc, char **argv);
 static int trace_off(struct session *s, int argc, char **argv);
+static int trace_export(struct session *s, int argc, char **argv);
 
 const struct uvdb_command uvdb_trace_commands[] = {
     {"on", trace_on, "trace on phases [loop N]", "Print every phase (of every loop, or loop N) as it runs.",
      NULL},
     {"off", trace_off, "trace off phases", "Stop printing phases.", NULL},
+    {"export", trace_export, "trace export FILE",
+     "The timeline (phases, iterations, epoll waits, thread-pool jobs with flow arrows and queue depth, "
+     "blocking, sync I/O, stops) as Chrome Trace Event JSON for Perfetto, chrome://tracing or speedscope.",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -47,5 +53,24 @@ static int trace_off(struct session *s, int argc, char **argv) {
   if (uv__what(argc, argv, &loop))
     return -1;
   s->model.trace_phases = 0;
+  return 0;
+}
+
+static int trace_export(struct session *s, int argc, char **argv) {
+  if (argc != 2)
+    return uvdb_error("usage: trace export FILE");
+  session_drain(s);
+  if (timeline_export_chrome(s, argv[1]) != 0)
+    return -1;
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "trace_export");
+    json_str(j, "file", argv[1]);
+    json_uint(j, "dropped_oldest", timeline_dropped());
+    json_end(j);
+  } else {
+    printf("Wrote %s (Chrome Trace Event JSON: open it in https://ui.perfetto.dev or chrome://tracing)%s.\n",
+           argv[1], timeline_dropped() ? "; the oldest events were dropped, only the last 512k are kept" : "");
+  }
   return 0;
 }

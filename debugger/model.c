@@ -53,6 +53,7 @@ uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc) {
 void model_reset(struct model *m) {
   int trace = m->trace_phases, trace_loop = m->trace_loop;
   pool_reset(&m->pool);
+  timeline_reset();
   memset(m, 0, sizeof(*m));
   m->trace_phases = trace;
   m->trace_loop = trace_loop;
@@ -79,6 +80,7 @@ static void uv__trace_phase(const struct loop_model *l, int phase, uint64_t iter
 void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb_ring *ring,
                  const struct uvdb_shm_header *shm) {
   m->events++;
+  timeline_add(r, ring->tid);
   if (r->type >= UVDB_EV_POOL_INIT && r->type <= UVDB_EV_POOL_DONE) { /* from workers too: not the loop's thread */
     pool_apply(&m->pool, r, ring);
     return;

@@ -190,6 +190,12 @@ long settings_blocking_threshold_ms(void);
 int settings_js_names(void);
 double session_tsc_per_ms(void);
 
+/* ---- the timeline (timeline.c): the last events, for trace export ---- */
+void timeline_add(const struct uvdb_record *r, uint32_t tid);
+void timeline_reset(void);
+uint64_t timeline_dropped(void);
+int timeline_export_chrome(struct session *s, const char *path);
+
 /* ---- the profiler (profile.c, cmd_profile.c) ---- */
 void profile_reset(struct profile *p);
 int profile_push(struct session *s);

@@ -1,0 +1,261 @@
+/* The timeline: the last events uvdb received (phases, iterations, waits,
+ * thread-pool jobs, blocking, stops), kept in a bounded ring so that a
+ * session of any length uses the same memory, and written as a Chrome
+ * Trace Event file (trace export) that Perfetto and speedscope open. */
+#include "uvdb.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TIMELINE_CAP (1u << 19) /* 512k events, 18 MiB */
+
+struct timeline_entry {
+  struct uvdb_record r;
+  uint32_t tid;
+};
+
+static struct {
+  struct timeline_entry *e;
+  uint64_t written; /* in all; the ring holds the last TIMELINE_CAP */
+} uv__tl;
+
+static int uv__kept(uint16_t type) {
+  switch (type) {
+  case UVDB_EV_LOOP_SEEN: case UVDB_EV_ITERATION: case UVDB_EV_PHASE: case UVDB_EV_STOPPED:
+  case UVDB_EV_RESUMED: case UVDB_EV_POOL_INIT: case UVDB_EV_POOL_SUBMIT: case UVDB_EV_POOL_START:
+  case UVDB_EV_POOL_END: case UVDB_EV_POOL_DONE: case UVDB_EV_POLL_WAIT: case UVDB_EV_BLOCKED:
+  case UVDB_EV_SYNC_IO:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+void timeline_add(const struct uvdb_record *r, uint32_t tid) {
+  if (!uv__kept(r->type))
+    return;
+  if (!uv__tl.e && !(uv__tl.e = malloc(sizeof(*uv__tl.e) * TIMELINE_CAP)))
+    return;
+  struct timeline_entry *e = &uv__tl.e[uv__tl.written++ % TIMELINE_CAP];
+  e->r = *r;
+  e->tid = tid;
+}
+
+void timeline_reset(void) {
+  uv__tl.written = 0;
+}
+
+uint64_t timeline_dropped(void) {
+  return uv__tl.written > TIMELINE_CAP ? uv__tl.written - TIMELINE_CAP : 0;
+}
+
+/* ---- Chrome Trace Event JSON ---- */
+
+struct uv__writer {
+  FILE *out;
+  const struct uvdb_shm_header *shm;
+  int pid, first;
+  uint64_t origin; /* TSC of the first event kept: time 0 */
+};
+
+static double uv__us(const struct uv__writer *w, uint64_t tsc) {
+  return tsc > w->origin ? ticks_to_ns(w->shm, tsc - w->origin) / 1e3 : 0;
+}
+
+static void uv__begin(struct uv__writer *w) {
+  fputs(w->first ? "\n" : ",\n", w->out);
+  w->first = 0;
+}
+
+static void uv__slice(struct uv__writer *w, const char *name, const char *cat, uint32_t tid, uint64_t begin,
+                      uint64_t end, const char *args) {
+  uv__begin(w);
+  fprintf(w->out, "{\"name\":\"");
+  json_fputs(w->out, name);
+  fprintf(w->out, "\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%u%s%s}", cat,
+          uv__us(w, begin), end > begin ? ticks_to_ns(w->shm, end - begin) / 1e3 : 0, w->pid, tid,
+          args ? ",\"args\":" : "", args ? args : "");
+}
+
+static void uv__flow(struct uv__writer *w, const char *ph, uint64_t id, uint32_t tid, uint64_t ts) {
+  uv__begin(w);
+  fprintf(w->out, "{\"name\":\"job\",\"cat\":\"threadpool\",\"ph\":\"%s\",\"id\":%llu,\"ts\":%.3f,\"pid\":%d,"
+                  "\"tid\":%u%s}",
+          ph, (unsigned long long)id, uv__us(w, ts), w->pid, tid, ph[0] == 'f' ? ",\"bp\":\"e\"" : "");
+}
+
+static void uv__counter(struct uv__writer *w, const char *name, const char *key, double v, uint64_t ts) {
+  uv__begin(w);
+  fprintf(w->out, "{\"name\":\"%s\",\"ph\":\"C\",\"ts\":%.3f,\"pid\":%d,\"args\":{\"%s\":%.3f}}", name,
+          uv__us(w, ts), w->pid, key, v);
+}
+
+static void uv__thread_name(struct uv__writer *w, uint32_t tid, const char *name) {
+  uv__begin(w);
+  fprintf(w->out, "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%u,\"args\":{\"name\":\"", w->pid, tid);
+  json_fputs(w->out, name);
+  fprintf(w->out, "\"}}");
+}
+
+/* A job's submission time and thread, by job, for the flow arrows. */
+struct uv__submit {
+  uint64_t key, ts, serial;
+  uint32_t tid;
+};
+
+/* The submission a job's later event belongs to: the last one of its key
+ * before it (the rings are read in any order; libuv reuses job memory). */
+static struct uv__submit *uv__find_submit(struct uv__submit *s, size_t n, uint64_t key, uint64_t ts) {
+  struct uv__submit *best = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (s[i].key == key && s[i].ts <= ts && (!best || s[i].ts > best->ts))
+      best = &s[i];
+  return best;
+}
+
+static int uv__by_ts(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b; /* each step starts with its ts */
+  return x < y ? -1 : x > y;
+}
+
+int timeline_export_chrome(struct session *s, const char *path) {
+  if (!s->shm || !uv__tl.written)
+    return uvdb_error("no events to export: the program has not run under uvdb yet");
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  FILE *out = fopen(tmp, "w");
+  if (!out)
+    return uvdb_error("cannot write %s: %s", path, strerror(errno));
+  uint64_t n = uv__tl.written < TIMELINE_CAP ? uv__tl.written : TIMELINE_CAP, first = uv__tl.written - n;
+  struct uv__writer w = {out, s->shm, (int)s->pid, 1, uv__tl.e[first % TIMELINE_CAP].r.ts};
+  for (uint64_t i = first; i < uv__tl.written; i++) /* the earliest, across rings */
+    if (uv__tl.e[i % TIMELINE_CAP].r.ts < w.origin && uv__tl.e[i % TIMELINE_CAP].r.ts)
+      w.origin = uv__tl.e[i % TIMELINE_CAP].r.ts;
+  fprintf(out, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"tool\":\"uvdb\",\"dropped_oldest\":%llu},"
+               "\"traceEvents\":[",
+          (unsigned long long)timeline_dropped());
+  uv__begin(&w);
+  fprintf(out, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"args\":{\"name\":\"", w.pid);
+  json_fputs(out, s->argv && s->argv[0] ? s->argv[0] : "program");
+  fprintf(out, " (pid %d)\"}}", w.pid);
+  size_t cap = 1024, nsub = 0;
+  struct uv__submit *sub = malloc(sizeof(*sub) * cap);
+  uint32_t named[256];
+  int nnamed = 0;
+  int64_t queued = 0;
+  uint64_t serial = 0;
+  for (uint64_t i = first; i < uv__tl.written; i++) { /* the submissions first: flows point back to them */
+    const struct timeline_entry *e = &uv__tl.e[i % TIMELINE_CAP];
+    if (e->r.type != UVDB_EV_POOL_SUBMIT)
+      continue;
+    if (nsub == cap)
+      sub = realloc(sub, sizeof(*sub) * (cap *= 2));
+    sub[nsub++] = (struct uv__submit){e->r.x, e->r.ts, ++serial, e->tid};
+  }
+  size_t next_submit = 0;
+  for (uint64_t i = first; i < uv__tl.written; i++) {
+    const struct timeline_entry *e = &uv__tl.e[i % TIMELINE_CAP];
+    const struct uvdb_record *r = &e->r;
+    int known = 0;
+    for (int k = 0; k < nnamed; k++)
+      known |= named[k] == e->tid;
+    if (!known && nnamed < 256) {
+      char name[64];
+      int is_loop = r->type != UVDB_EV_POOL_START && r->type != UVDB_EV_POOL_END;
+      snprintf(name, sizeof(name), is_loop ? "loop %u (thread %u)" : "thread-pool worker (thread %u)",
+               is_loop ? (unsigned)r->loop_id : e->tid, e->tid);
+      uv__thread_name(&w, e->tid, name);
+      named[nnamed++] = e->tid;
+    }
+    char args[160];
+    switch (r->type) {
+    case UVDB_EV_PHASE:
+      snprintf(args, sizeof(args), "{\"iteration\":%llu,\"loop\":%u}", (unsigned long long)r->x, r->loop_id);
+      uv__slice(&w, phase_name((int)(r->a32 & UVDB_PHASE_MASK)), "phase", e->tid, r->ts, r->y, args);
+      break;
+    case UVDB_EV_ITERATION:
+      snprintf(args, sizeof(args), "{\"iteration\":%llu}", (unsigned long long)r->x);
+      uv__slice(&w, "iteration", "iteration", e->tid, r->ts, r->y, args);
+      break;
+    case UVDB_EV_POLL_WAIT:
+      snprintf(args, sizeof(args), "{\"events\":%u}", r->a32 & 0xffff);
+      uv__slice(&w, "epoll wait", "wait", e->tid, r->ts, r->y, args);
+      break;
+    case UVDB_EV_BLOCKED:
+      uv__slice(&w, "blocked", "blocking", e->tid, r->ts, r->y, NULL);
+      break;
+    case UVDB_EV_SYNC_IO: {
+      char name[64];
+      snprintf(name, sizeof(name), "sync fs %s", pool_fs_op_name((r->a32 & 0xff) == 0xff ? -1 : (int)(r->a32 & 0xff)));
+      uv__slice(&w, name, "sync_io", e->tid, r->ts, r->y, NULL);
+      break;
+    }
+    case UVDB_EV_POOL_SUBMIT:
+      uv__flow(&w, "s", sub[next_submit++].serial, e->tid, r->ts);
+      break;
+    case UVDB_EV_POOL_START: {
+      struct uv__submit *j = uv__find_submit(sub, nsub, r->x, r->ts);
+      if (j)
+        uv__flow(&w, "t", j->serial, e->tid, r->ts);
+      break;
+    }
+    case UVDB_EV_POOL_END:
+      break; /* the job's slice is written at its start: see below */
+    case UVDB_EV_POOL_DONE: {
+      struct uv__submit *j = uv__find_submit(sub, nsub, r->x, r->ts);
+      uv__slice(&w, "done callback", "threadpool", e->tid, r->ts, r->y, NULL);
+      if (j)
+        uv__flow(&w, "f", j->serial, e->tid, r->ts);
+      break;
+    }
+    case UVDB_EV_STOPPED:
+      uv__begin(&w);
+      fprintf(out, "{\"name\":\"stopped by uvdb\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,\"tid\":%u}",
+              uv__us(&w, r->ts), w.pid, e->tid);
+      break;
+    default:
+      break;
+    }
+  }
+  /* Jobs on their workers: a slice from each start to the end that follows on that thread. */
+  for (uint64_t i = first; i < uv__tl.written; i++) {
+    const struct timeline_entry *st = &uv__tl.e[i % TIMELINE_CAP];
+    if (st->r.type != UVDB_EV_POOL_START)
+      continue;
+    for (uint64_t k = i + 1; k < uv__tl.written && k < i + 64; k++) {
+      const struct timeline_entry *en = &uv__tl.e[k % TIMELINE_CAP];
+      if (en->tid == st->tid && en->r.type == UVDB_EV_POOL_END && en->r.x == st->r.x) {
+        uv__slice(&w, "job", "threadpool", st->tid, st->r.ts, en->r.ts, NULL);
+        break;
+      }
+    }
+  }
+  /* The queue's depth, in time order (the rings were read in any order). */
+  struct uv__step {
+    uint64_t ts;
+    int delta;
+  } *steps = malloc(sizeof(*steps) * (nsub * 2 + 1));
+  size_t nsteps = 0;
+  for (uint64_t i = first; i < uv__tl.written; i++) {
+    const struct timeline_entry *e = &uv__tl.e[i % TIMELINE_CAP];
+    if (e->r.type == UVDB_EV_POOL_SUBMIT || (e->r.type == UVDB_EV_POOL_START && nsteps < nsub * 2))
+      steps[nsteps++] = (struct uv__step){e->r.ts, e->r.type == UVDB_EV_POOL_SUBMIT ? 1 : -1};
+  }
+  qsort(steps, nsteps, sizeof(*steps), uv__by_ts);
+  for (size_t i = 0; i < nsteps; i++) {
+    queued += steps[i].delta;
+    uv__counter(&w, "thread-pool queue", "jobs", (double)(queued > 0 ? queued : 0), steps[i].ts);
+  }
+  free(steps);
+  fprintf(out, "\n]}\n");
+  free(sub);
+  int failed = ferror(out) | (fclose(out) != 0);
+  if (failed || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return uvdb_error("cannot write %s: %s", path, strerror(e ? e : EIO));
+  }
+  return 0;
+}
