@@ -605,15 +605,14 @@ int cmd_info_breakpoints(struct session *s, int argc, char **argv) {
   if (uvdb_json_mode) {
     j = json_begin();
     json_arr(j, "info_breakpoints");
-  } else {
-    printf("%-4s %-10s %-5s %-4s %-28s %s\n", "num", "type", "disp", "enb", "what", "hits");
   }
   int n = 0;
   for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++) {
     const struct breakpoint *b = &s->bp[i];
     if (!b->id)
       continue;
-    n++;
+    if (!j && !n++)
+      printf("%-4s %-10s %-5s %-4s %-28s %s\n", "num", "type", "disp", "enb", "what", "hits");
     if (j) {
       json_obj(j, NULL);
       uv__json_fields(j, s, b);

@@ -613,6 +613,14 @@ const char *session_callback_name(struct session *s, uint64_t addr, char *buf, s
   return symbol_strip_params((char *)symbolize(session_symbolizer(s), addr, buf, cap));
 }
 
+/* "Breakpoint" or, for a tbreak, "Temporary breakpoint", as gdb says it. */
+static const char *uv__bp_word(const struct session *s, int id) {
+  for (int i = 0; i < UVDB_MAX_BREAKPOINTS; i++)
+    if (s->bp[i].id == id && s->bp[i].temporary)
+      return "Temporary breakpoint";
+  return "Breakpoint";
+}
+
 static const struct blocked_event *uv__last_blocked(const struct session *s, int loop_id) {
   for (int i = s->model.blocking.nblocked; i-- > 0;)
     if (s->model.blocking.blocked[i].loop_id == loop_id)
@@ -622,7 +630,7 @@ static const struct blocked_event *uv__last_blocked(const struct session *s, int
 
 /* `break blocked`: the stretch that just ended, with its stacks on screen. */
 static void uv__report_blocked(struct session *s, const struct stop_info *st) {
-  printf("Breakpoint %d, loop %d blocked %.3f ms; stopped at its end, before %s (iteration %llu):\n", st->bp_id,
+  printf("%s %d, loop %d blocked %.3f ms; stopped at its end, before %s (iteration %llu):\n", uv__bp_word(s, st->bp_id), st->bp_id,
          st->loop_id, st->blocked_ms, phase_name(st->phase), (unsigned long long)st->iteration);
   const struct blocked_event *e = uv__last_blocked(s, st->loop_id);
   if (e)
@@ -690,7 +698,7 @@ void session_report_state(struct session *s, const char *command) {
       printf("Loop %d returned from %s (%s, iteration %llu)\n", st->loop_id, fn, phase_name(st->phase),
              (unsigned long long)st->iteration);
     else if (fn && st->bp_id)
-      printf("Breakpoint %d, loop %d in callback %s (%s, iteration %llu)\n", st->bp_id, st->loop_id, fn,
+      printf("%s %d, loop %d in callback %s (%s, iteration %llu)\n", uv__bp_word(s, st->bp_id), st->bp_id, st->loop_id, fn,
              phase_name(st->phase), (unsigned long long)st->iteration);
     else if (fn)
       printf("Loop %d in callback %s (%s, iteration %llu, %s)\n", st->loop_id, fn, phase_name(st->phase),
@@ -698,16 +706,16 @@ void session_report_state(struct session *s, const char *command) {
     else if (st->reason == UVDB_STOP_BLOCKED)
       uv__report_blocked(s, st);
     else if (st->reason == UVDB_STOP_POOL_QUEUE && st->phase < 0)
-      printf("Breakpoint %d, loop %d stopped: %u thread-pool jobs queued (before its loop runs)\n", st->bp_id,
+      printf("%s %d, loop %d stopped: %u thread-pool jobs queued (before its loop runs)\n", uv__bp_word(s, st->bp_id), st->bp_id,
              st->loop_id, st->pool_depth);
     else if (st->reason == UVDB_STOP_POOL_QUEUE)
-      printf("Breakpoint %d, loop %d stopped: %u thread-pool jobs queued (in %s, iteration %llu)\n", st->bp_id,
+      printf("%s %d, loop %d stopped: %u thread-pool jobs queued (in %s, iteration %llu)\n", uv__bp_word(s, st->bp_id), st->bp_id,
              st->loop_id, st->pool_depth, phase_name(st->phase), (unsigned long long)st->iteration);
     else if (st->reason == UVDB_STOP_IN_POLL)
       printf("Loop %d stopped in poll, waiting for events (iteration %llu)\n", st->loop_id,
              (unsigned long long)st->iteration);
     else if (st->bp_id)
-      printf("Breakpoint %d, loop %d stopped before %s (iteration %llu)\n", st->bp_id, st->loop_id,
+      printf("%s %d, loop %d stopped before %s (iteration %llu)\n", uv__bp_word(s, st->bp_id), st->bp_id, st->loop_id,
              phase_name(st->phase), (unsigned long long)st->iteration);
     else
       printf("Loop %d stopped before %s (iteration %llu, %s)\n", st->loop_id, phase_name(st->phase),
