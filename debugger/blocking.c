@@ -5,11 +5,21 @@
 
 #include <string.h>
 
-static void uv__window(struct loop_blocking *b, uint64_t second, uint64_t idle) {
+static void uv__window_add(struct loop_blocking *b, uint64_t second, uint64_t idle_ns) {
   unsigned i = (unsigned)(second % UTIL_WINDOWS);
   if (b->window_second[i] != second)
     b->window_second[i] = second, b->window_idle[i] = 0;
-  b->window_idle[i] += idle;
+  b->window_idle[i] += idle_ns;
+}
+
+/* A wait's idle time, in ns, to each second of the clock it spans. */
+static void uv__window(struct loop_blocking *b, uint64_t begin_ns, uint64_t end_ns) {
+  for (uint64_t t = begin_ns; t < end_ns;) {
+    uint64_t second = t / 1000000000u, next = (second + 1) * 1000000000u;
+    uint64_t stop = next < end_ns ? next : end_ns;
+    uv__window_add(b, second, stop - t);
+    t = stop;
+  }
 }
 
 /* A sample's stack goes to its event, or waits for it (the event is
@@ -49,7 +59,7 @@ void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_rec
       lb->first_ts = r->ts;
     lb->last_ts = r->y;
     if (shm)
-      uv__window(lb, tsc_to_ns(shm, r->y) / 1000000000u, idle);
+      uv__window(lb, tsc_to_ns(shm, r->ts), tsc_to_ns(shm, r->y));
     /* The poll's first wait: how late it returned.  libuv counts the timeout
      * from its clock's last update, made just before the timers phase (at
      * an iteration's start before 1.45, at its end since): the loop should
@@ -64,6 +74,7 @@ void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_rec
   }
   case UVDB_EV_BLOCKED: {
     b->blocked_total++;
+    lb->blocked_count++;
     struct blocked_event *e = uv__blocked_slot(b, r->y - r->ts);
     if (!e)
       break;
@@ -74,9 +85,35 @@ void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_rec
       e->samples[e->nsamples++] = *st;
     break;
   }
+  case UVDB_EV_GC: {
+    struct loop_gc *g = &lb->gc;
+    uint64_t d = r->y > r->ts ? r->y - r->ts : 0;
+    int full = r->a32 != 1; /* 1: new space, a scavenge */
+    g->count[full]++;
+    g->ticks[full] += d;
+    g->max = d > g->max ? d : g->max;
+    int at = g->nlongest < GC_KEPT ? g->nlongest++ : -1;
+    for (int i = 0; at < 0 && i < GC_KEPT; i++) /* full: replace a shorter one */
+      if (g->longest[i].end - g->longest[i].begin < d)
+        at = i;
+    if (at >= 0)
+      g->longest[at] = (struct gc_event){r->ts, r->y, (int)r->a32, (int)r->x};
+    break;
+  }
+  case UVDB_EV_MICROTASKS: {
+    struct loop_gc *g = &lb->gc;
+    uint64_t d = r->y > r->ts ? r->y - r->ts : 0;
+    g->checkpoints++;
+    g->microtasks += r->a32;
+    g->microtask_ticks += d;
+    g->microtask_max = d > g->microtask_max ? d : g->microtask_max;
+    break;
+  }
   case UVDB_EV_SYNC_IO: {
     b->sync_total++;
     b->sync_ticks += r->y > r->ts ? r->y - r->ts : 0;
+    lb->sync_count++;
+    lb->sync_ticks += r->y > r->ts ? r->y - r->ts : 0;
     if (b->nsync == MAX_SYNC_IO)
       break;
     struct sync_io_event *e = &b->sync_io[b->nsync++];

@@ -30,11 +30,27 @@ struct sync_io_event {
   struct stack stack;
 };
 
+/* V8's garbage collections on the loop's thread, and its microtask checkpoints. */
+struct gc_event {
+  uint64_t begin, end;
+  int space, reason;
+};
+#define GC_KEPT 64
+
+struct loop_gc {
+  uint64_t count[2], ticks[2], max; /* [0] scavenges (new space), [1] the others */
+  struct gc_event longest[GC_KEPT]; /* the longest kept */
+  int nlongest;
+  uint64_t checkpoints, microtasks, microtask_ticks, microtask_max;
+};
+
 struct loop_blocking {
   struct histogram lag; /* ns, one value per poll */
   uint64_t idle, waits, first_ts, last_ts;
   uint64_t timers_begin; /* the last timers phase's begin: libuv's clock was updated then */
-  uint64_t window_second[UTIL_WINDOWS], window_idle[UTIL_WINDOWS]; /* by second of the TSC clock */
+  uint64_t window_second[UTIL_WINDOWS], window_idle[UTIL_WINDOWS]; /* idle ns by second of the clock */
+  uint64_t blocked_count, sync_count, sync_ticks; /* this loop's */
+  struct loop_gc gc;
 };
 
 #define MAX_BLOCKED 256

@@ -39,7 +39,7 @@ static int uv__longest_first(const void *a, const void *b) {
 
 /* Busy share of the loop in the seconds [from, to) of the TSC clock: -1
  * when the loop did not run all of them. */
-static double uv__utilization(const struct session *s, const struct loop_blocking *b, uint64_t from, uint64_t to) {
+static double uv__utilization(const struct loop_blocking *b, uint64_t from, uint64_t to) {
   uint64_t idle = 0;
   for (uint64_t sec = from; sec < to; sec++) {
     unsigned i = (unsigned)(sec % UTIL_WINDOWS);
@@ -47,7 +47,7 @@ static double uv__utilization(const struct session *s, const struct loop_blockin
       return -1;
     idle += b->window_idle[i];
   }
-  double idle_s = ticks_to_ns(s->shm, idle) / 1e9, span = (double)(to - from);
+  double idle_s = (double)idle / 1e9, span = (double)(to - from);
   return span > 0 ? 1 - idle_s / span : -1;
 }
 
@@ -87,14 +87,15 @@ void blocking_print_event(struct session *s, struct json *j, const struct blocke
 
 static void uv__sync_io(struct session *s, struct json *j, int loop_id) {
   const struct blocking_model *b = &s->model.blocking;
+  const struct loop_blocking *lb = &s->model.loops[loop_id - 1].blocking;
   if (j) {
     json_obj(j, "sync_io");
-    json_uint(j, "calls", b->sync_total);
-    json_num(j, "total_ms", uv__ms(s, b->sync_ticks));
+    json_uint(j, "calls", lb->sync_count);
+    json_num(j, "total_ms", uv__ms(s, lb->sync_ticks));
     json_arr(j, "calls_seen");
   } else {
     printf("File-system calls on the loop thread (sync I/O): %llu, %.3f ms in all\n",
-           (unsigned long long)b->sync_total, uv__ms(s, b->sync_ticks));
+           (unsigned long long)lb->sync_count, uv__ms(s, lb->sync_ticks));
   }
   int shown = 0;
   for (int i = 0; i < b->nsync; i++) {
@@ -127,6 +128,87 @@ static void uv__sync_io(struct session *s, struct json *j, int loop_id) {
   }
 }
 
+/* The loop asked for (N, or the main loop), with data to show. */
+static const struct loop_model *uv__loop_arg(struct session *s, int argc, char **argv) {
+  if (s->state == TARGET_NONE && !s->probe_info[0]) {
+    uvdb_error("the program has not run yet: use `run` or `start`");
+    return NULL;
+  }
+  session_drain(s);
+  int id = model_main_loop(&s->model);
+  if (argc > 1) {
+    char *end;
+    long n = strtol(argv[1], &end, 10);
+    if (*end || n < 1 || n > 64 || !s->model.loops[n - 1].seen) {
+      uvdb_error("no loop %s (see `info loops`)", argv[1]);
+      return NULL;
+    }
+    id = (int)n;
+  }
+  if (!id || !s->shm) {
+    uvdb_error("no loop has run yet");
+    return NULL;
+  }
+  return &s->model.loops[id - 1];
+}
+
+/* info gc [N]: V8's garbage collections on the loop's thread (node only):
+ * how many of each kind, how long they held the loop, the longest; and the
+ * microtask checkpoints run between callbacks. */
+int cmd_info_gc(struct session *s, int argc, char **argv) {
+  const struct loop_model *l = uv__loop_arg(s, argc, argv);
+  if (!l)
+    return -1;
+  const struct loop_gc *g = &l->blocking.gc;
+  struct gc_event sorted[GC_KEPT];
+  memcpy(sorted, g->longest, sizeof(sorted[0]) * (size_t)g->nlongest);
+  for (int i = 1; i < g->nlongest; i++) /* longest first: a few dozen, insertion */
+    for (int k = i; k > 0 && sorted[k].end - sorted[k].begin > sorted[k - 1].end - sorted[k - 1].begin; k--) {
+      struct gc_event t = sorted[k];
+      sorted[k] = sorted[k - 1], sorted[k - 1] = t;
+    }
+  double total = uv__ms(s, g->ticks[0] + g->ticks[1]);
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "info_gc");
+    json_int(j, "loop", l->id);
+    json_uint(j, "scavenges", g->count[0]);
+    json_uint(j, "full", g->count[1]);
+    json_num(j, "scavenge_ms", uv__ms(s, g->ticks[0]));
+    json_num(j, "full_ms", uv__ms(s, g->ticks[1]));
+    json_num(j, "total_ms", total);
+    json_num(j, "max_ms", uv__ms(s, g->max));
+    json_arr(j, "longest");
+    for (int i = 0; i < g->nlongest && i < 10; i++) {
+      json_obj(j, NULL);
+      json_str(j, "kind", sorted[i].space == 1 ? "scavenge" : "mark-compact");
+      json_int(j, "reason", sorted[i].reason);
+      json_num(j, "duration_ms", uv__ms(s, sorted[i].end - sorted[i].begin));
+      json_close(j);
+    }
+    json_close(j);
+    json_obj(j, "microtasks");
+    json_uint(j, "checkpoints", g->checkpoints);
+    json_uint(j, "run", g->microtasks);
+    json_num(j, "total_ms", uv__ms(s, g->microtask_ticks));
+    json_num(j, "max_ms", uv__ms(s, g->microtask_max));
+    json_close(j);
+    json_end(j);
+    return 0;
+  }
+  printf("Loop %d: GC held the loop %.3f ms: %llu scavenges (%.3f ms), %llu full collections (%.3f ms); the longest "
+         "%.3f ms\n",
+         l->id, total, (unsigned long long)g->count[0], uv__ms(s, g->ticks[0]), (unsigned long long)g->count[1],
+         uv__ms(s, g->ticks[1]), uv__ms(s, g->max));
+  for (int i = 0; i < g->nlongest && i < 5; i++)
+    printf("  %-12s %8.3f ms  (V8's reason %d)\n", sorted[i].space == 1 ? "scavenge" : "mark-compact",
+           uv__ms(s, sorted[i].end - sorted[i].begin), sorted[i].reason);
+  printf("Microtasks: %llu run in %llu checkpoints, %.3f ms in all, the longest checkpoint %.3f ms\n",
+         (unsigned long long)g->microtasks, (unsigned long long)g->checkpoints, uv__ms(s, g->microtask_ticks),
+         uv__ms(s, g->microtask_max));
+  return 0;
+}
+
 int cmd_info_blocking(struct session *s, int argc, char **argv) {
   if (s->state == TARGET_NONE && !s->probe_info[0])
     return uvdb_error("the program has not run yet: use `run` or `start`");
@@ -147,7 +229,7 @@ int cmd_info_blocking(struct session *s, int argc, char **argv) {
   uint64_t span = b->last_ts > b->first_ts ? b->last_ts - b->first_ts : 0;
   double overall = span ? 1 - (double)b->idle / (double)span : -1;
   uint64_t now_s = tsc_to_ns(s->shm, s->state == TARGET_EXITED ? b->last_ts : __builtin_ia32_rdtsc()) / 1000000000u;
-  double last1 = uv__utilization(s, b, now_s - 1, now_s), last10 = uv__utilization(s, b, now_s - 10, now_s);
+  double last1 = uv__utilization(b, now_s - 1, now_s), last10 = uv__utilization(b, now_s - 10, now_s);
   static const double q[] = {0.5, 0.9, 0.99, 0.999};
   static const char *const qn[] = {"p50", "p90", "p99", "p999"};
   uint64_t phase_total = 0;
@@ -186,7 +268,7 @@ int cmd_info_blocking(struct session *s, int argc, char **argv) {
       json_close(j);
     }
     json_close(j);
-    json_uint(j, "blocked_count", s->model.blocking.blocked_total);
+    json_uint(j, "blocked_count", b->blocked_count);
     json_arr(j, "blocked");
   } else {
     printf("Loop %d: lag over %llu polls, ms:", id, (unsigned long long)lag->count);
@@ -205,7 +287,7 @@ int cmd_info_blocking(struct session *s, int argc, char **argv) {
         printf(" %s %.3f ms (%.0f%%)", phase_name(p), uv__ms(s, l->phase[p].total),
                phase_total ? 100.0 * (double)l->phase[p].total / (double)phase_total : 0);
     printf("\nBlocked the loop over %ld ms: %llu time%s%s\n", settings_blocking_threshold_ms(),
-           (unsigned long long)s->model.blocking.blocked_total, s->model.blocking.blocked_total == 1 ? "" : "s",
+           (unsigned long long)b->blocked_count, b->blocked_count == 1 ? "" : "s",
            nb ? ", the longest first:" : "");
   }
   for (int i = 0; i < nb && i < SHOWN_BLOCKED; i++)
@@ -213,7 +295,18 @@ int cmd_info_blocking(struct session *s, int argc, char **argv) {
   if (j)
     json_close(j);
   uv__sync_io(s, j, id);
-  if (j)
+  const struct loop_gc *g = &l->blocking.gc;
+  if (j) {
+    json_obj(j, "gc");
+    json_uint(j, "collections", g->count[0] + g->count[1]);
+    json_num(j, "total_ms", uv__ms(s, g->ticks[0] + g->ticks[1]));
+    json_num(j, "max_ms", uv__ms(s, g->max));
+    json_close(j);
     json_end(j);
+  } else {
+    printf("GC held the loop %.3f ms in %llu collections, the longest %.3f ms (info gc)\n",
+           uv__ms(s, g->ticks[0] + g->ticks[1]), (unsigned long long)(g->count[0] + g->count[1]),
+           uv__ms(s, g->max));
+  }
   return 0;
 }

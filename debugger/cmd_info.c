@@ -1,5 +1,6 @@
 /* info probe|loops|loop: what the probe found and what the loops did. */
 #define _GNU_SOURCE
+#include "symbolize.h"
 #include "uvdb.h"
 
 #include <stdlib.h>
@@ -28,6 +29,9 @@ const struct uvdb_command uvdb_info_commands[] = {
     {"blocking", cmd_info_blocking, "info blocking [N]",
      "What blocked the loop: lag percentiles, utilization, time per phase, the longest blocking stretches "
      "with their stacks, sync I/O on the loop thread.", NULL},
+    {"gc", cmd_info_gc, "info gc [N]",
+     "V8's garbage collections on the loop's thread (node): kinds, how long they held the loop, the longest; "
+     "microtask checkpoints.", NULL},
     {"threadpool", cmd_info_threadpool, "info threadpool",
      "The thread pool: size, each worker and its job, the queue by kind, wait/run/callback-delay percentiles.",
      NULL},
@@ -89,18 +93,19 @@ static int info_probe(struct session *s, int argc, char **argv) {
     printf("hooks:\n");
   for (const char *p = s->probe_info; p && *p;) {
     if (strncmp(p, "hook=", 5) == 0) {
-      char f[5][200];
+      char f[5][200], name[300];
       if (uv__hook_fields(p + 5, f) == 5) {
+        symbol_demangle(f[0], name, sizeof(name));
         if (j) {
           json_obj(j, NULL);
-          json_str(j, "function", f[0]);
+          json_str(j, "function", name);
           json_str(j, "status", f[1]);
           json_str(j, "address", f[2]);
           json_str(j, "found_by", f[3]);
           json_str(j, "reason", strcmp(f[4], "-") ? f[4] : NULL);
           json_close(j);
         } else {
-          printf("  %-16s %-9s %-12s %s%s%s\n", f[0], f[1], f[2], f[3], strcmp(f[4], "-") ? ": " : "",
+          printf("  %-16s %-9s %-12s %s%s%s\n", name, f[1], f[2], f[3], strcmp(f[4], "-") ? ": " : "",
                  strcmp(f[4], "-") ? f[4] : "");
         }
       }

@@ -139,6 +139,8 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
   case UVDB_EV_POLL_WAIT:
   case UVDB_EV_BLOCKED:
   case UVDB_EV_SYNC_IO:
+  case UVDB_EV_GC:
+  case UVDB_EV_MICROTASKS:
     blocking_apply(m, l, r, shm);
     break;
   case UVDB_EV_RESUMED:

@@ -172,6 +172,14 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
   return buf;
 }
 
+const char *symbol_demangle(const char *raw, char *buf, size_t cap) {
+  int status = -1;
+  char *plain = raw[0] == '_' && raw[1] == 'Z' ? __cxa_demangle(raw, NULL, NULL, &status) : NULL;
+  snprintf(buf, cap, "%s", status == 0 && plain ? plain : raw);
+  free(plain);
+  return symbol_strip_params(buf);
+}
+
 /* ---- names to addresses: `break callback GLOB` ---- */
 
 static const Dwfl_Callbacks uv__offline_callbacks = {

@@ -30,6 +30,9 @@ const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
  * from V8's perf map, or "0xADDR"; never NULL. */
 const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
 
+/* A symbol as stored ("_ZN2v8...") as a reader wants it ("v8::...::fn"). */
+const char *symbol_demangle(const char *raw, char *buf, size_t cap);
+
 /* Cut a demangled name's own parameter list, in place; returns name. */
 char *symbol_strip_params(char *name);
 

@@ -26,7 +26,7 @@ static int uv__kept(uint16_t type) {
   case UVDB_EV_LOOP_SEEN: case UVDB_EV_ITERATION: case UVDB_EV_PHASE: case UVDB_EV_STOPPED:
   case UVDB_EV_RESUMED: case UVDB_EV_POOL_INIT: case UVDB_EV_POOL_SUBMIT: case UVDB_EV_POOL_START:
   case UVDB_EV_POOL_END: case UVDB_EV_POOL_DONE: case UVDB_EV_POLL_WAIT: case UVDB_EV_BLOCKED:
-  case UVDB_EV_SYNC_IO:
+  case UVDB_EV_SYNC_IO: case UVDB_EV_GC: case UVDB_EV_MICROTASKS:
     return 1;
   default:
     return 0;
@@ -185,6 +185,14 @@ int timeline_export_chrome(struct session *s, const char *path) {
       break;
     case UVDB_EV_BLOCKED:
       uv__slice(&w, "blocked", "blocking", e->tid, r->ts, r->y, NULL);
+      break;
+    case UVDB_EV_GC:
+      snprintf(args, sizeof(args), "{\"space\":%u,\"reason\":%llu}", r->a32, (unsigned long long)r->x);
+      uv__slice(&w, r->a32 == 1 ? "GC (scavenge)" : "GC (mark-compact)", "gc", e->tid, r->ts, r->y, args);
+      break;
+    case UVDB_EV_MICROTASKS:
+      snprintf(args, sizeof(args), "{\"microtasks\":%u}", r->a32);
+      uv__slice(&w, "microtasks", "microtasks", e->tid, r->ts, r->y, args);
       break;
     case UVDB_EV_SYNC_IO: {
       char name[64];

@@ -274,6 +274,7 @@ int cmd_info_closing(struct session *s, int argc, char **argv);
 int cmd_info_watchers(struct session *s, int argc, char **argv);
 int cmd_info_threadpool(struct session *s, int argc, char **argv);
 int cmd_info_blocking(struct session *s, int argc, char **argv);
+int cmd_info_gc(struct session *s, int argc, char **argv);
 void blocking_print_event(struct session *s, struct json *j, const struct blocked_event *e);
 /* "fs stat /etc/hosts", "work on_job", "crypto pbkdf2" (in_flight: its request may be read). */
 const char *pool_job_describe(struct session *s, const struct pool_job *j, int in_flight, char *out, size_t cap);

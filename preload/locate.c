@@ -18,6 +18,8 @@ static const char *const uv__fn_names[UVDB_FN_COUNT] = {
 static const char *const uv__pool_names[UVDB_POOL_COUNT] = {
     "uv__work_submit",      "uv_queue_work",        "uv__fs_work",     "uv__queue_work",
     "uv__getaddrinfo_work", "uv__getnameinfo_work", "uv__random_work",
+    "_ZN2v88internal4Heap14CollectGarbageENS0_15AllocationSpaceENS0_23GarbageCollectionReasonENS_15GCCallbackFlagsE",
+    "_ZN2v88internal14MicrotaskQueue13RunMicrotasksEPNS0_7IsolateE",
 };
 
 size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max) {

@@ -26,6 +26,8 @@ enum uvdb_pool_fn {
   UVDB_POOL_GETADDRINFO_WORK,
   UVDB_POOL_GETNAMEINFO_WORK,
   UVDB_POOL_RANDOM_WORK,
+  UVDB_V8_COLLECT_GARBAGE, /* V8 inside node: its garbage collections, */
+  UVDB_V8_RUN_MICROTASKS,  /* and its microtask checkpoints */
   UVDB_POOL_COUNT
 };
 

@@ -95,7 +95,7 @@ static int uv__shm_create(void) {
 }
 
 /* Every hook the probe places, and where its function was found. */
-#define MAX_HOOKS (UVDB_FN_COUNT + 3)
+#define MAX_HOOKS (UVDB_FN_COUNT + 5)
 struct uv__hooked {
   struct uvdb_hook *hook;
   const struct uvdb_located_fn *fn;
@@ -204,6 +204,9 @@ __attribute__((constructor)) static void uv__probe_init(void) {
     struct uvdb_hook *blocking_hooks = uvdb_blocking_hooks(&n, located);
     for (size_t i = 0; i < n; i++)
       hooks[nhooks++] = (struct uv__hooked){&blocking_hooks[i], located[i]};
+    struct uvdb_hook *v8_hooks = uvdb_v8_hooks(&n, located);
+    for (size_t i = 0; i < n; i++)
+      hooks[nhooks++] = (struct uv__hooked){&v8_hooks[i], located[i]};
   }
   for (size_t i = 0; i < nhooks; i++)
     if (!hooks[i].hook->target)

@@ -183,6 +183,9 @@ int uvdb_profile_init(void);
 void uvdb_profile_thread(int role); /* this thread may be sampled (enum uvdb_profile_role) */
 void uvdb_profile_configure(uint64_t period_ns, uint32_t wall, uint32_t threads); /* the agent */
 
+/* V8 in node (probes/v8.c): garbage collections and microtask checkpoints. */
+struct uvdb_hook *uvdb_v8_hooks(size_t *n, const struct uvdb_located_fn **located);
+
 /* The thread-pool probes (probes/pool.c). */
 struct uvdb_hook *uvdb_pool_hooks(size_t *n, const struct uvdb_located_fn **located);
 uint64_t uvdb_pool_untracked(void);
