@@ -256,9 +256,10 @@ static uint64_t uv__mono_ms(void) {
 
 /* Reading records the target's thread wrote a moment ago pulls their cache
  * lines across cores while it is still writing next to them, which slows
- * both sides; so a ring is read when it is a quarter full, or when its oldest
- * record has waited DRAIN_LATENCY_MS (traces and stops still show promptly),
- * or when `force` (a command wants everything).  Returns records taken. */
+ * both sides; so the rings are read when one is a quarter full, or
+ * DRAIN_LATENCY_MS after the last read (traces and stops still show
+ * promptly), or when `force` (a command wants everything).  Returns records
+ * taken. */
 #define DRAIN_LATENCY_MS 20
 /* The TSC is one clock for the whole machine, so the debugger can add the
  * later reference point of the probe's clock itself. */
@@ -308,18 +309,30 @@ static uint64_t uv__drain(struct session *s, int force) {
     s->stops_seen = stops;
     force = 1;
   }
-  static uint64_t last_read[UVDB_MAX_RINGS];
+  /* When one ring is due, all are read: a job's events are spread over the
+   * loop's ring and its worker's, and reading them far apart leaves the
+   * model many jobs half seen. */
+  static uint64_t last_read;
   uint64_t taken = 0, dropped = 0, now = uv__mono_ms();
+  for (unsigned i = 0; i < UVDB_MAX_RINGS && !force; i++) {
+    struct uvdb_ring *r = uvdb_shm_ring(s->shm, i);
+    uint32_t state = atomic_load_explicit(&r->state, memory_order_acquire);
+    force = (state == UVDB_RING_LIVE || state == UVDB_RING_RETIRED) &&
+            atomic_load(&r->head) - atomic_load(&r->tail) >= UVDB_RING_RECORDS / 4;
+  }
+  if (!force && now - last_read < DRAIN_LATENCY_MS) {
+    for (unsigned i = 0; i < UVDB_MAX_RINGS; i++)
+      dropped += atomic_load(&uvdb_shm_ring(s->shm, i)->dropped);
+    s->model.dropped = dropped + atomic_load(&s->shm->rings_exhausted);
+    return 0;
+  }
+  last_read = now;
   for (unsigned i = 0; i < UVDB_MAX_RINGS; i++) {
     struct uvdb_ring *r = uvdb_shm_ring(s->shm, i);
     uint32_t state = atomic_load_explicit(&r->state, memory_order_acquire);
     if (state != UVDB_RING_LIVE && state != UVDB_RING_RETIRED)
       continue;
     dropped += atomic_load(&r->dropped);
-    uint64_t avail = atomic_load(&r->head) - atomic_load(&r->tail);
-    if (!force && avail < UVDB_RING_RECORDS / 4 && now - last_read[i] < DRAIN_LATENCY_MS)
-      continue;
-    last_read[i] = now;
     const struct uvdb_record *span;
     unsigned n;
     while ((n = uvdb_ring_peek(r, &span)) > 0) {

@@ -7,7 +7,7 @@
 #include <time.h>
 
 struct setting {
-  const char *name, *unit, *help;
+  const char *name, *unit, *values, *help; /* unit: "ms", or "" for a choice that `values` tells */
   long min, max, initial;
   long *value;
 };
@@ -16,13 +16,13 @@ static long uv__blocking_threshold_ms = 50;
 static long uv__js_names = 1;
 
 static const struct setting uv__settings[] = {
-    {"blocking-threshold", "ms",
+    {"blocking-threshold", "ms", "",
      "a callback running longer is sampled while it blocks and reported (info blocking, break blocked)", 1, 60000,
      50, &uv__blocking_threshold_ms},
-    {"js-names", "(0 off, 1 compiled functions, 2 interpreted too)",
-     "a node launched by uvdb names its compiled JavaScript functions for stacks (V8's perf map, which changes "
-     "nothing in the loop); at 2 interpreted functions get frames of their own too, which adds a V8 task to "
-     "the loop",
+    {"js-names", "", " (0 off, 1 compiled functions, 2 interpreted ones too)",
+     "a node launched by uvdb names its compiled JavaScript functions for stacks (V8's perf map, which adds no "
+     "task to the loop, though V8 computes line numbers for it as it compiles); at 2 interpreted functions get "
+     "frames of their own too, which adds a V8 task to the loop",
      0, 2, 1, &uv__js_names},
 };
 #define UV__NSETTINGS (sizeof(uv__settings) / sizeof(uv__settings[0]))
@@ -97,8 +97,8 @@ int settings_set(struct session *s, const char *name, const char *value) {
   char *end;
   long v = value ? strtol(value, &end, 10) : 0;
   if (!value || !*value || *end || v < st->min || v > st->max)
-    return uvdb_error("%s takes a whole number of %s from %ld to %ld, not \"%s\"", st->name, st->unit, st->min,
-                      st->max, value ? value : "");
+    return uvdb_error("%s takes a whole number%s%s from %ld to %ld%s, not \"%s\"", st->name, *st->unit ? " of " : "",
+                      st->unit, st->min, st->max, st->values, value ? value : "");
   *st->value = v;
   settings_push(s);
   return 0;
@@ -117,7 +117,7 @@ int settings_show(struct session *s, const char *name) {
     json_str(j, "unit", st->unit);
     json_end(j);
   } else {
-    printf("%s is %ld %s: %s.\n", st->name, *st->value, st->unit, st->help);
+    printf("%s is %ld%s%s: %s.\n", st->name, *st->value, *st->unit ? " " : "", st->unit, st->help);
   }
   return 0;
 }
