@@ -12,6 +12,8 @@ import os
 import platform
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -225,6 +227,184 @@ def callback_hit_cost(build, uvdb, rounds):
     }
 
 
+# The load generator runs on CPU 0, beside uvdb: on two CPUs there is no
+# third for it, and it must not share the servers' CPU.
+LOADGEN_CPU = ["taskset", "-c", "0"] if PIN else []
+
+
+def free_ports(n):
+    """n distinct loopback ports free now (all held open until each is known)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def descendants(pid):
+    """pid's process tree, children first (from /proc, no names involved)."""
+    out = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                for child in f.read().split():
+                    out += descendants(int(child))
+    except OSError:
+        pass
+    return out + [pid]
+
+
+def end_tree(p):
+    """End a server we started and whatever it started, each by its pid."""
+    for pid in descendants(p.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    p.wait(timeout=30)
+
+
+def cpu_seconds(pid):
+    """A live process's own CPU time (all its threads, not its children)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def run_bounded(cmd, timeout):
+    """Run cmd to its end and return its output; if it fails or takes longer
+    than timeout seconds, end it and whatever it started (uvdb's target is
+    in a process group of its own), each by its pid, and raise."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException:
+        end_tree(p)
+        raise
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}): {err.strip()}")
+    return out
+
+
+def fs_bound(name, uvdb, cmd, rounds, budget_ratio=0.98):
+    """An fs-bound program (100k stats, 64 in flight), unprobed against
+    launched by uvdb with every thread-pool job recorded.  The programs also
+    report their CPU time and context switches per stat: with the loop and
+    the pool's four workers on one CPU, the pace is set by how often they
+    hand over, which the probe's work on the loop thread changes."""
+    base, probed, dropped, jobs = [], [], 0, None
+    for _ in range(rounds):
+        base.append(run_bounded(TARGET_CPU + cmd, 300))
+        out = run_bounded(DEBUGGER_CPU + [uvdb, "--batch", "--json", "-ex", "run", "-ex", "info threadpool", "--",
+                                          *TARGET_CPU, *cmd], 300)
+        run = next(json.loads(l)["run"] for l in out.splitlines() if l.startswith('{"run"'))
+        pool = next(json.loads(l)["info_threadpool"] for l in out.splitlines()
+                    if l.startswith('{"info_threadpool"'))
+        probed.append(out)
+        dropped += run["dropped"]
+        jobs = pool["done"]
+    med = lambda outs, key: statistics.median(parse_ns(o, key) for o in outs)
+    b, pr = med(base, "ns_per_op"), med(probed, "ns_per_op")
+    ratio = b / pr
+    libuv = re.search(r"libuv=(\S+)", base[0]).group(1)
+    return {
+        "figure": name,
+        "baseline": f"{b:.0f} ns/stat",
+        "uvdb": f"{pr:.0f} ns/stat",
+        "ratio": f"{ratio * 100:.1f}% of unprobed speed",
+        "budget": f">= {budget_ratio * 100:.0f}%",
+        "pass": ratio >= budget_ratio and dropped == 0,
+        "note": f"libuv {libuv}; {jobs} thread-pool jobs recorded in the last run, {dropped} records dropped in "
+                f"{rounds} runs; CPU {med(base, 'cpu_ns_per_op'):.0f} against {med(probed, 'cpu_ns_per_op'):.0f} "
+                f"ns/stat, context switches {med(base, 'switches_per_op'):.2f} against "
+                f"{med(probed, 'switches_per_op'):.2f} a stat",
+    }
+
+
+def serve_pair(uvdb, loadgen, server, mode, connections, requests, warmup, probed_first):
+    """One run: the same server twice on CPU 1, unprobed and launched by uvdb,
+    under one load generator that takes turns between them slice by slice
+    (so that both see the same moments of a shared machine).  Each server
+    exits by itself once its connections have closed (uvdb with it); a run
+    that fails or hangs is cut short and its processes ended."""
+    plain_port, probed_port = free_ports(2)
+    plain = subprocess.Popen(TARGET_CPU + server(plain_port, connections), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    probed = subprocess.Popen(DEBUGGER_CPU + [uvdb, "--batch", "--json", "-ex", "run", "--",
+                                              *TARGET_CPU, *server(probed_port, connections)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ports = [probed_port, plain_port] if probed_first else [plain_port, probed_port]
+    try:
+        load = subprocess.run(LOADGEN_CPU + [loadgen, "--mode", mode, "--port", str(ports[0]), "--port", str(ports[1]),
+                                             "--connections", str(connections), "--requests", str(requests),
+                                             "--warmup", str(warmup), "--slices", "20",
+                                             "--timeout", "120", "--connect-timeout", "20"],
+                              capture_output=True, text=True, timeout=150)
+        uvdb_cpu = cpu_seconds(probed.pid)
+        if load.returncode != 0:
+            raise RuntimeError(f"loadgen failed ({load.returncode}): {load.stderr.strip()}")
+        outs = {}
+        for name, srv in (("plain", plain), ("probed", probed)):
+            outs[name], err = srv.communicate(timeout=60)
+            if srv.returncode != 0:
+                raise RuntimeError(f"{name} server failed ({srv.returncode}): {err.strip()}")
+    except BaseException:
+        end_tree(plain)
+        end_tree(probed)
+        raise
+    figures = {}
+    for line in load.stdout.splitlines():
+        f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        side = "probed" if int(f["port"]) == probed_port else "plain"
+        figures[side] = {"rps": float(f["slice_requests_per_s"]), "p50": float(f["slice_p50_us"]),
+                         "p99": float(f["slice_p99_us"]), "whole_rps": float(f["requests_per_s"]),
+                         "whole_p99": float(f["p99_us"]), "seconds": float(f["seconds"])}
+    run = next(json.loads(l)["run"] for l in outs["probed"].splitlines() if l.startswith('{"run"'))
+    return figures["plain"], figures["probed"], run["dropped"], uvdb_cpu
+
+
+def server_under_load(name, uvdb, loadgen, server, mode, rounds, requests, warmup, connections=32):
+    """A server under the bundled closed-loop load, unprobed beside launched
+    by uvdb (loop lag and durations recorded, the watchdog on at its default
+    50 ms), the load taking turns between them: throughput and p99 latency,
+    each run's the median of its 20 slices per server (a burst of other work
+    on this shared machine spoils a few slices, not the run), then medians
+    over rounds, which alternate the server that goes first; the figures
+    over whole runs in the note."""
+    runs = {"plain": [], "probed": []}
+    dropped, cpu = 0, []
+    for i in range(rounds):
+        plain, probed, d, c = serve_pair(uvdb, loadgen, server, mode, connections, requests, warmup, i % 2 == 1)
+        runs["plain"].append(plain)
+        runs["probed"].append(probed)
+        dropped += d
+        cpu.append(c)
+    med = {k: {f: statistics.median(r[f] for r in v) for f in ("rps", "p50", "p99", "whole_rps", "whole_p99",
+                                                                "seconds")}
+           for k, v in runs.items()}
+    b, p = med["plain"], med["probed"]
+    ratio, p99_ratio = p["rps"] / b["rps"], p["p99"] / b["p99"]
+    return {
+        "figure": name,
+        "baseline": f"{b['rps']:.0f} req/s, p99 {b['p99']:.0f} us",
+        "uvdb": f"{p['rps']:.0f} req/s, p99 {p['p99']:.0f} us",
+        "ratio": f"{ratio * 100:.1f}% of unprobed throughput, p99 {p99_ratio:.2f}x",
+        "budget": ">= 97% throughput (issue 11: >= 95%), p99 <= 1.1x",
+        "pass": ratio >= 0.97 and p99_ratio <= 1.1 and dropped == 0,
+        "note": f"{connections} connections a server, {requests} timed requests each after {warmup}; p50 "
+                f"{b['p50']:.0f} against {p['p50']:.0f} us; whole runs: {b['whole_rps']:.0f} against "
+                f"{p['whole_rps']:.0f} req/s ({p['whole_rps'] / b['whole_rps'] * 100:.1f}%), p99 "
+                f"{b['whole_p99']:.0f} against {p['whole_p99']:.0f} us; {dropped} records dropped in {rounds} runs; "
+                f"uvdb used {statistics.median(cpu):.2f} s of CPU 0 a run",
+    }
+
+
 def emit_cost(build):
     out = subprocess.run([os.path.join(build, "bench", "emit_cost")], capture_output=True, text=True,
                          check=True).stdout
@@ -249,7 +429,7 @@ def machine():
                 cpu = line.split(":", 1)[1].strip()
                 break
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
-    pin = "target pinned to CPU 1 and uvdb to CPU 0" if PIN else "no pinning"
+    pin = "target pinned to CPU 1, uvdb and the load generator to CPU 0" if PIN else "no pinning"
     return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, node {node}; {pin}"
 
 
@@ -260,6 +440,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
     a = ap.parse_args()
     uvdb = os.path.join(a.build, "debugger", "uvdb")
+    loadgen = os.path.join(a.build, "bench", "loadgen")
     rows = [
         emit_cost(a.build),
         loop_bound("Node: 1M setImmediate turns, every phase recorded", uvdb,
@@ -270,6 +451,18 @@ def main():
         hit_cost(a.build, uvdb, 5),
         callback_probe_disarmed(a.build, uvdb, a.rounds),
         callback_hit_cost(a.build, uvdb, 5),
+        fs_bound("Node: 100k fs.stat, 64 in flight, every thread-pool job recorded", uvdb,
+                 ["node", os.path.join(ROOT, "bench", "fs_stat.js"), "100000", "64"], a.rounds),
+        fs_bound("C: 100k uv_fs_stat, 64 in flight (libuv static), every thread-pool job recorded", uvdb,
+                 [os.path.join(a.build, "bench", "fs_stat"), "100000", "64"], a.rounds),
+        server_under_load("C: TCP echo server (libuv.so.1) under loopback load, lag, durations and watchdog on",
+                          uvdb, loadgen, lambda port, n: [os.path.join(a.build, "bench", "echo_server"),
+                                                          str(port), str(n)],
+                          "echo", a.rounds, 200000, 20000),
+        server_under_load("Node: HTTP server under loopback load, lag, durations and watchdog on",
+                          uvdb, loadgen, lambda port, n: ["node", os.path.join(ROOT, "bench", "http_server.js"),
+                                                          str(port), str(n)],
+                          "http", a.rounds, 60000, 10000),
     ]
     parts = [
         breakdown("Node setImmediate turn", a.build, uvdb,
