@@ -64,6 +64,7 @@ void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_rec
      * from its clock's last update, made just before the timers phase (at
      * an iteration's start before 1.45, at its end since): the loop should
      * have woken that long after the timers phase began. */
+    histogram_add_n(&lb->lag, 0, r->a32 >> 17); /* prompt waits the probe only counted */
     if ((r->a32 >> 16) & 1) {
       int64_t lag = 0;
       if (r->x != UINT64_MAX && lb->timers_begin && shm)

@@ -21,14 +21,20 @@ static uint64_t uv__bucket_low(unsigned b, uint64_t *width) {
   return (1ull << e) + (uint64_t)sub * *width;
 }
 
-void histogram_add(struct histogram *h, uint64_t value) {
+void histogram_add_n(struct histogram *h, uint64_t value, uint64_t n) {
+  if (!n)
+    return;
   if (!h->count || value < h->min)
     h->min = value;
   if (value > h->max)
     h->max = value;
-  h->count++;
-  h->sum += value;
-  h->bucket[uv__bucket(value)]++;
+  h->count += n;
+  h->sum += value * n;
+  h->bucket[uv__bucket(value)] += n;
+}
+
+void histogram_add(struct histogram *h, uint64_t value) {
+  histogram_add_n(h, value, 1);
 }
 
 uint64_t histogram_quantile(const struct histogram *h, double q) {

@@ -15,6 +15,7 @@ struct histogram {
 };
 
 void histogram_add(struct histogram *h, uint64_t value);
+void histogram_add_n(struct histogram *h, uint64_t value, uint64_t n); /* n times the same value */
 /* The value at quantile q (0..1): the middle of its bucket, clamped to the
  * exact min and max.  0 when empty. */
 uint64_t histogram_quantile(const struct histogram *h, double q);

@@ -232,9 +232,9 @@ static void uv__handshake(struct session *s, int fd) {
   wl += profile_welcome(s, welcome + wl, sizeof(welcome) - wl);
   struct uvdb_msg_watchdog w = settings_watchdog(s);
   if (wl < sizeof(welcome))
-    wl += (size_t)snprintf(welcome + wl, sizeof(welcome) - wl, "watchdog=%llu,%llu,%llu\n",
+    wl += (size_t)snprintf(welcome + wl, sizeof(welcome) - wl, "watchdog=%llu,%llu,%llu,%llu\n",
                            (unsigned long long)w.threshold_ticks, (unsigned long long)w.break_ticks,
-                           (unsigned long long)w.period_ns);
+                           (unsigned long long)w.period_ns, (unsigned long long)w.ticks_per_ms);
   s->stops_seen = 0;
   s->samples_seen = 0;
   memset(s->sample_seq, 0, sizeof(s->sample_seq));

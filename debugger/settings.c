@@ -65,7 +65,7 @@ struct uvdb_msg_watchdog settings_watchdog(const struct session *s) {
   double per_ms = session_tsc_per_ms();
   uint64_t period_ns = (uint64_t)thr * 1000000u / 5;
   struct uvdb_msg_watchdog w = {(uint64_t)(thr * per_ms), (uint64_t)(brk * per_ms),
-                                period_ns < 1000000 ? 1000000 : period_ns};
+                                period_ns < 1000000 ? 1000000 : period_ns, (uint64_t)per_ms};
   return w;
 }
 

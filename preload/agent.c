@@ -58,12 +58,13 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     break;
   }
   case UVDB_MSG_WATCHDOG: {
-    struct uvdb_msg_watchdog w = {0, 0, 0};
+    struct uvdb_msg_watchdog w = {0, 0, 0, 0};
     if (len >= sizeof(w))
       __builtin_memcpy(&w, payload, sizeof(w));
     atomic_store(&uvdb_probe.watchdog_ticks, w.threshold_ticks);
     atomic_store(&uvdb_probe.break_blocked_ticks, w.break_ticks);
     atomic_store(&uvdb_probe.watchdog_period_ns, w.period_ns);
+    atomic_store(&uvdb_probe.ticks_per_ms, w.ticks_per_ms);
     break;
   }
   case UVDB_MSG_PROFILE: {

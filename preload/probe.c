@@ -249,11 +249,12 @@ __attribute__((constructor)) static void uv__probe_init(void) {
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
   uv__welcome_breakpoints(reply);
   const char *watchdog = strstr(reply, "watchdog=");
-  if (watchdog) { /* "watchdog=THRESHOLD,BREAK,PERIOD_NS" in TSC ticks */
+  if (watchdog) { /* "watchdog=THRESHOLD,BREAK,PERIOD_NS,TICKS_PER_MS" */
     char *end;
     atomic_store(&uvdb_probe.watchdog_ticks, strtoull(watchdog + 9, &end, 10));
     atomic_store(&uvdb_probe.break_blocked_ticks, *end == ',' ? strtoull(end + 1, &end, 10) : 0);
     atomic_store(&uvdb_probe.watchdog_period_ns, *end == ',' ? strtoull(end + 1, &end, 10) : 0);
+    atomic_store(&uvdb_probe.ticks_per_ms, *end == ',' ? strtoull(end + 1, &end, 10) : 0);
   }
   const char *profile = strstr(reply, "profile="); /* `profile start` before `run`: "PERIOD_NS,WALL,THREADS" */
   if (profile) {

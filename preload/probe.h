@@ -56,7 +56,7 @@ struct uvdb_probe_state {
   } sample_req[UVDB_SAMPLE_SLOTS];
   _Atomic uint32_t profile_signal; /* the profiler's realtime signal, 0: none free */
   /* The watchdog (probes/blocking.c), in TSC ticks; 0: off. */
-  _Atomic uint64_t watchdog_ticks, break_blocked_ticks, watchdog_period_ns;
+  _Atomic uint64_t watchdog_ticks, break_blocked_ticks, watchdog_period_ns, ticks_per_ms;
   struct uvdb_shm_header *shm;
   int kick_signal;
   struct uvdb_libuv lib;
@@ -81,6 +81,8 @@ struct uvdb_run_frame {
   uint8_t trailing_timers; /* 1.44's UV_RUN_ONCE: the timers run that ends the run */
   uint8_t cur_phase;       /* the phase running now, for stops in callbacks */
   uint64_t poll_timeout;   /* the poll running's timeout (ms), UINT64_MAX: none */
+  uint64_t clock_update;   /* when libuv last updated its clock: the timers phase's start */
+  uint32_t quiet_polls;    /* prompt empty waits not recorded since the last record */
 };
 
 /* Per-thread state, everything a hook touches in two adjacent cache lines

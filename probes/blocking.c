@@ -59,13 +59,25 @@ static uint64_t uv__wait_begin(struct uvdb_run_frame *f) {
   return t;
 }
 
+/* A loop that always has work (idle handles, immediates) polls with no
+ * timeout every iteration: such a wait that found nothing and returned
+ * less than a millisecond after libuv's clock update says only "no lag,
+ * no idle time", and is counted in the next record (a32 >> 17) instead of
+ * taking one of its own. */
 static void uv__wait_end(struct uvdb_run_frame *f, uint64_t t0, int r) {
   uint64_t t1 = uvdb_now();
   atomic_store_explicit(&f->loop->busy_since, t1, memory_order_relaxed);
   uint32_t first = uvdb_self.in_poll == 1;
   uvdb_self.in_poll = 2;
+  uint64_t ms = atomic_load_explicit(&uvdb_probe.ticks_per_ms, memory_order_relaxed);
+  if (first && r == 0 && f->poll_timeout == 0 && ms && t1 - f->clock_update < ms && f->quiet_polls < 0x7fff) {
+    f->quiet_polls++;
+    return;
+  }
   uint32_t events = r < 0 ? 0xffffu : r > 0xfffe ? 0xfffeu : (uint32_t)r;
-  uvdb_emit_at(t0, UVDB_EV_POLL_WAIT, f->loop, events | first << 16, first ? f->poll_timeout : UINT64_MAX, t1);
+  uvdb_emit_at(t0, UVDB_EV_POLL_WAIT, f->loop, events | first << 16 | f->quiet_polls << 17,
+               first ? f->poll_timeout : UINT64_MAX, t1);
+  f->quiet_polls = 0;
 }
 
 /* libuv's epoll calls, interposed: in every process the probe is loaded
@@ -150,12 +162,12 @@ static void uv__hook_fs_work(void *w) {
   uv__orig_fs_work(w);
   uint64_t t1 = uvdb_now();
   /* The stack is still the caller's: sampled after the call, when it is
-   * known to be long (a millisecond and more), or now and then. */
+   * known to be long (a millisecond and more), or 5 ms after the last. */
   static _Atomic uint64_t last_sample;
   static _Atomic unsigned next_slot;
-  uint64_t threshold = atomic_load_explicit(&uvdb_probe.watchdog_ticks, memory_order_relaxed);
+  uint64_t ms = atomic_load_explicit(&uvdb_probe.ticks_per_ms, memory_order_relaxed);
   uint64_t last = atomic_load_explicit(&last_sample, memory_order_relaxed);
-  if (t1 - t0 >= threshold / 50 || !last || t1 - last >= threshold / 10) {
+  if (t1 - t0 >= ms || !last || t1 - last >= 5 * ms) {
     atomic_store_explicit(&last_sample, t1, memory_order_relaxed);
     struct uvdb_stop_stack regs;
     uvdb_here(&regs);

@@ -96,6 +96,8 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
     t = uvdb_now(); /* time parked belongs to no phase */
   f->phase_begin = t;
   f->cur_phase = (uint8_t)phase;
+  if (phase == UVDB_PHASE_TIMERS)
+    f->clock_update = t; /* libuv updates its clock just before */
   uvdb_mark_busy(f->loop, t, phase);
   return f;
 }

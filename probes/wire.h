@@ -263,6 +263,7 @@ struct uvdb_msg_pause {
  * break_ticks long (0: never).  Ticks of the TSC. */
 struct uvdb_msg_watchdog {
   uint64_t threshold_ticks, break_ticks, period_ns;
+  uint64_t ticks_per_ms; /* the TSC's rate, for the probe's own millisecond thresholds */
 };
 
 /* PROFILE: sample the chosen threads every period_ns of their CPU time
