@@ -81,6 +81,7 @@ void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_rec
       break;
     memset(e, 0, sizeof(*e));
     e->loop_id = r->loop_id, e->phase = (int)(r->a32 & 0xff), e->since = r->ts, e->end = r->y;
+    e->iteration = r->x;
     struct stack *st;
     while (e->nsamples < BLOCKED_SAMPLES && (st = uv__take_pending(b, r->loop_id, UVDB_SAMPLE_BLOCKED, r->ts)))
       e->samples[e->nsamples++] = *st;

@@ -18,6 +18,7 @@ struct stack {
 
 struct blocked_event {
   int loop_id, phase;
+  uint64_t iteration; /* of the boundary that ended it */
   uint64_t since, end; /* TSC */
   int nsamples;
   struct stack samples[BLOCKED_SAMPLES];

@@ -67,6 +67,7 @@ void blocking_print_event(struct session *s, struct json *j, const struct blocke
     json_obj(j, NULL);
     json_int(j, "loop", e->loop_id);
     json_str(j, "phase", phase_name(e->phase));
+    json_uint(j, "iteration", e->iteration);
     json_num(j, "duration_ms", ms);
     json_str(j, "callback", cb[0] ? cb : NULL);
     json_arr(j, "samples");
@@ -79,8 +80,8 @@ void blocking_print_event(struct session *s, struct json *j, const struct blocke
     json_close(j);
     return;
   }
-  printf("  %.3f ms in %s%s%s, %d stack%s sampled while it blocked\n", ms, phase_name(e->phase),
-         cb[0] ? ", callback " : "", cb, e->nsamples, e->nsamples == 1 ? "" : "s");
+  printf("  %.3f ms in %s%s%s (iteration %llu), %d stack%s sampled while it blocked\n", ms, phase_name(e->phase),
+         cb[0] ? ", callback " : "", cb, (unsigned long long)e->iteration, e->nsamples, e->nsamples == 1 ? "" : "s");
   if (e->nsamples) /* the first sample; the others are in --json */
     stack_print(NULL, kept[0], fn[0], n[0]);
 }

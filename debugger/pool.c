@@ -50,6 +50,7 @@ static int uv__job_new(struct pool_model *p, uint64_t key) {
   if (!p->nfree) {
     int cap = p->cap ? p->cap * 2 : 1024;
     p->jobs = realloc(p->jobs, sizeof(*p->jobs) * (size_t)cap);
+    memset(p->jobs + p->cap, 0, sizeof(*p->jobs) * (size_t)(cap - p->cap)); /* free slots: key 0 */
     p->free_list = realloc(p->free_list, sizeof(int) * (size_t)cap);
     for (int i = cap - 1; i >= p->cap; i--)
       p->free_list[p->nfree++] = i;
@@ -62,23 +63,26 @@ static int uv__job_new(struct pool_model *p, uint64_t key) {
   memset(j, 0, sizeof(*j));
   j->key = key;
   j->next = -1;
+  j->tail = idx;
   unsigned at = uv__map_find(p, key);
   if (p->map[at] < 0) {
     p->map[at] = idx;
-  } else {
-    int t = p->map[at];
-    while (p->jobs[t].next >= 0)
-      t = p->jobs[t].next;
-    p->jobs[t].next = idx;
+  } else { /* at the chain's end, which its first job keeps */
+    struct pool_job *head = &p->jobs[p->map[at]];
+    p->jobs[head->tail].next = idx;
+    head->tail = idx;
   }
   p->active++;
   return idx;
 }
 
-/* The oldest job of this key still missing the event `field` tells of. */
+/* The oldest job of this key still missing the event `field` tells of.
+ * A submission starts a new job unless one was made by an event that came
+ * before it (the rings are read in any order): the common case walks no
+ * chain. */
 #define UV__FIELD(f) offsetof(struct pool_job, f)
 static struct pool_job *uv__job_waiting(struct pool_model *p, uint64_t key, size_t field, int create) {
-  if (p->map_cap) {
+  if (p->map_cap && (field != UV__FIELD(submitted) || p->unsubmitted)) {
     unsigned at = uv__map_find(p, key);
     for (int t = p->map[at]; t >= 0; t = p->jobs[t].next) {
       struct pool_job *j = &p->jobs[t];
@@ -89,6 +93,8 @@ static struct pool_job *uv__job_waiting(struct pool_model *p, uint64_t key, size
   if (!create)
     return NULL;
   int idx = uv__job_new(p, key); /* may move the jobs */
+  if (field != UV__FIELD(submitted))
+    p->unsubmitted++;
   return &p->jobs[idx];
 }
 
@@ -96,15 +102,20 @@ static void uv__job_free(struct pool_model *p, struct pool_job *j) {
   int idx = (int)(j - p->jobs);
   unsigned at = uv__map_find(p, j->key);
   if (p->map[at] == idx) {
-    if (j->next >= 0)
+    if (j->next >= 0) {
+      p->jobs[j->next].tail = j->tail; /* the new first job keeps the end */
       p->map[at] = j->next;
-    else
+    } else {
       uv__map_delete(p, at);
+    }
   } else {
+    struct pool_job *head = &p->jobs[p->map[at]];
     int t = p->map[at];
     while (p->jobs[t].next != idx)
       t = p->jobs[t].next;
     p->jobs[t].next = j->next;
+    if (head->tail == idx)
+      head->tail = t;
   }
   j->key = 0;
   p->free_list[p->nfree++] = idx;
@@ -164,6 +175,8 @@ void pool_apply(struct pool_model *p, const struct uvdb_record *r, const struct 
   case UVDB_EV_POOL_SUBMIT:
     p->submitted++;
     j = uv__job_waiting(p, r->x, UV__FIELD(submitted), 1);
+    if (j->started || j->ended || j->done_end) /* made by an earlier event: now submitted */
+      p->unsubmitted--;
     j->submitted = r->ts;
     j->work_fn = r->y;
     j->cls = r->a32 & 0xf;

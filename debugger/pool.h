@@ -18,6 +18,7 @@ struct pool_job {
   uint8_t cls, kind, fs_type, cancelled, done_phase;
   uint16_t loop_id;
   int next; /* the next job with the same key, oldest first; -1 */
+  int tail; /* the chain's last job: kept in its first */
 };
 
 struct pool_worker {
@@ -39,6 +40,7 @@ struct pool_model {
   int *map; /* open addressing, key -> index of its oldest job; -1 empty */
   unsigned map_cap;
   size_t active;
+  size_t unsubmitted; /* jobs made by an event that came before their submission */
   struct pool_worker workers[POOL_MAX_WORKERS];
   int nworkers;
   uint64_t submitted, done, cancelled;

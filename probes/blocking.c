@@ -43,7 +43,7 @@ void uvdb_blocked_end(struct uvdb_loop *l, uint64_t now, int phase, uint64_t ite
   if (!since || since != atomic_load_explicit(&l->busy_since, memory_order_relaxed))
     return;
   uint32_t samples = atomic_load(&l->blocked_samples), at = atomic_load(&l->blocked_phase);
-  uvdb_emit_at(since, UVDB_EV_BLOCKED, l, (at & 0xff) | samples << 8, 0, now);
+  uvdb_emit_at(since, UVDB_EV_BLOCKED, l, (at & 0xff) | samples << 8, iteration, now);
   uint64_t brk = atomic_load_explicit(&uvdb_probe.break_blocked_ticks, memory_order_relaxed);
   if (brk && now - since >= brk)
     uvdb_park(l, UVDB_STOP_BLOCKED, phase, iteration, NULL, 0);
