@@ -450,15 +450,16 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
  * to FILE.tmp, then renamed, so a failed write leaves no file that looks
  * complete. */
 static int uv__profile_export(struct session *s, int argc, char **argv) {
-  const char *usage = "usage: profile export FILE --format folded|svg|speedscope [--phase-roots]";
+  const char *usage = "usage: profile export FILE --format folded|svg|speedscope|pprof [--phase-roots]";
   if (argc < 4 || strcmp(argv[2], "--format") != 0)
     return uvdb_error("%s", usage);
   int phase_roots = argc == 5 && strcmp(argv[4], "--phase-roots") == 0;
   if (argc > 5 || (argc == 5 && !phase_roots))
     return uvdb_error("%s", usage);
   const char *format = argv[3];
-  if (strcmp(format, "folded") != 0 && strcmp(format, "svg") != 0 && strcmp(format, "speedscope") != 0)
-    return uvdb_error("no format \"%s\": folded, svg or speedscope", format);
+  if (strcmp(format, "folded") != 0 && strcmp(format, "svg") != 0 && strcmp(format, "speedscope") != 0 &&
+      strcmp(format, "pprof") != 0)
+    return uvdb_error("no format \"%s\": folded, svg, speedscope or pprof", format);
   profile_collect(s);
   if (!s->profile.nrecs)
     return uvdb_error("no samples to export (profile start, then run)");
@@ -475,6 +476,8 @@ static int uv__profile_export(struct session *s, int argc, char **argv) {
     uv__write_folded(out, &f);
   else if (strcmp(format, "svg") == 0)
     uv__write_svg(out, &f, title);
+  else if (strcmp(format, "pprof") == 0)
+    pprof_write(out, f.line, f.count, f.n, s->profile.period_ns, s->profile.wall);
   else
     uv__write_speedscope(out, &f, title);
   int failed = ferror(out) | (fclose(out) != 0);
@@ -507,8 +510,8 @@ static const struct uvdb_command uv__profile_commands[] = {
     {"stop", uv__profile_stop, "profile stop", "Stop sampling; the samples stay.", NULL},
     {"report", uv__profile_report, "profile report [--top N]", "Self and total time by function, and by phase.",
      NULL},
-    {"export", uv__profile_export, "profile export FILE --format folded|svg|speedscope [--phase-roots]",
-     "Write the samples: folded stacks, an interactive SVG flamegraph, or speedscope JSON.", NULL},
+    {"export", uv__profile_export, "profile export FILE --format folded|svg|speedscope|pprof [--phase-roots]",
+     "Write the samples: folded stacks, an interactive SVG flamegraph, speedscope JSON or pprof.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

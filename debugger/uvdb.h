@@ -206,6 +206,8 @@ int profile_stop(struct session *s);
 void profile_ended(struct profile *p);
 const char *profile_frame_name(struct session *s, uint64_t pc, int leaf, char *buf, size_t cap);
 int cmd_profile(struct session *s, int argc, char **argv);
+/* pprof's profile.proto, gzip'd (pprof.c): folded stacks and their counts. */
+int pprof_write(FILE *out, char **lines, const uint64_t *counts, size_t n, uint64_t period_ns, int wall);
 
 /* ---- JavaScript names from V8's perf map (perfmap.c) ---- */
 const char *perfmap_lookup(pid_t pid, uint64_t addr);

@@ -2,6 +2,7 @@
 """Integration tests of the sampling profiler: real examples under
 `uvdb --batch --json`, its report by function and by phase, and its
 exports (folded stacks, SVG flamegraph, speedscope) checked field by field."""
+import gzip
 import json
 import os
 import sys
@@ -10,6 +11,49 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_loop import example, find, node_example, uvdb  # noqa: E402
+
+
+def protobuf(data):
+    """Decode one protobuf message: {field: [values]} (varints as ints, bytes as bytes)."""
+    fields, i = {}, 0
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+    while i < len(data):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            fields.setdefault(field, []).append(varint())
+        elif wire == 2:
+            n = varint()
+            fields.setdefault(field, []).append(data[i:i + n])
+            i += n
+        else:
+            raise AssertionError(f"wire type {wire}")
+    return fields
+
+
+def packed(data):
+    out, i = [], 0
+    while i < len(data):
+        v = shift = 0
+        while True:
+            b = data[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        out.append(v)
+    return out
 
 
 class CProfile(unittest.TestCase):
@@ -28,7 +72,8 @@ class CProfile(unittest.TestCase):
             "profile start --hz 999 --clock wall", "run", "profile report --top 50",
             f"profile export {self.path('p.folded')} --format folded --phase-roots",
             f"profile export {self.path('p.svg')} --format svg --phase-roots",
-            f"profile export {self.path('p.json')} --format speedscope"], [example("04-blocking-static")])
+            f"profile export {self.path('p.json')} --format speedscope",
+            f"profile export {self.path('p.pb.gz')} --format pprof"], [example("04-blocking-static")])
         self.assertEqual(rc, 0, err)
         self.assertEqual(find(objs, "profile_start"), {"hz": 999, "clock": "wall", "threads": "loop", "from_start": True})
         report = find(objs, "profile_report")
@@ -64,6 +109,21 @@ class CProfile(unittest.TestCase):
         names = [f["name"] for f in doc["shared"]["frames"]]
         self.assertIn("on_heavy", names)
         self.assertTrue(all(0 <= i < len(names) for s in prof["samples"] for i in s))
+        # pprof: gzip'd profile.proto, decoded here field by field
+        pb = protobuf(gzip.decompress(open(self.path("p.pb.gz"), "rb").read()))
+        strings = [b.decode() for b in pb[6]]
+        self.assertEqual(strings[0], "")
+        types = [protobuf(t) for t in pb[1]]
+        self.assertEqual([(strings[t[1][0]], strings[t[2][0]]) for t in types],
+                         [("samples", "count"), ("wall", "nanoseconds")])
+        samples = [protobuf(x) for x in pb[2]]
+        self.assertEqual(sum(packed(x[2][0])[0] for x in samples), n)
+        functions = {protobuf(f)[1][0]: strings[protobuf(f)[2][0]] for f in pb[5]}
+        locations = {protobuf(l)[1][0] for l in pb[4]}
+        self.assertIn("on_heavy", functions.values())
+        for x in samples:  # every location a sample names is defined, leaf first
+            self.assertTrue(set(packed(x[1][0])) <= locations)
+        self.assertEqual(pb[12][0], 1000000000 // 999)
 
     def test_cpu_clock_samples_only_work(self):
         rc, objs, out, err = uvdb(["profile start --hz 999", "run", "profile report"], [example("04-blocking")])
@@ -155,7 +215,7 @@ class BadInput(unittest.TestCase):
                              ("profile stop", "the profiler is not running"),
                              ("profile report", "no profile"),
                              ("profile export /tmp/x --format folded", "no samples to export"),
-                             ("profile export /tmp/x --format png", 'no format "png"'),
+                             ("profile export /tmp/x --format png", 'no format "png": folded, svg, speedscope or pprof'),
                              ("trace export", "usage: trace export FILE"),
                              ("trace export /tmp/x.json", "no events to export")):
             rc, objs, out, err = uvdb([bad], [example("04-blocking")])
