@@ -13,27 +13,29 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_loop import example, find, node_example, uvdb  # noqa: E402
 
 
+def read_varint(data, i):
+    """A protobuf varint at data[i]: (value, the index after it)."""
+    v = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        v |= (b & 0x7f) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
 def protobuf(data):
     """Decode one protobuf message: {field: [values]} (varints as ints, bytes as bytes)."""
     fields, i = {}, 0
-
-    def varint():
-        nonlocal i
-        v = shift = 0
-        while True:
-            b = data[i]
-            i += 1
-            v |= (b & 0x7f) << shift
-            shift += 7
-            if b < 0x80:
-                return v
     while i < len(data):
-        key = varint()
+        key, i = read_varint(data, i)
         field, wire = key >> 3, key & 7
         if wire == 0:
-            fields.setdefault(field, []).append(varint())
+            v, i = read_varint(data, i)
+            fields.setdefault(field, []).append(v)
         elif wire == 2:
-            n = varint()
+            n, i = read_varint(data, i)
             fields.setdefault(field, []).append(data[i:i + n])
             i += n
         else:
@@ -44,14 +46,7 @@ def protobuf(data):
 def packed(data):
     out, i = [], 0
     while i < len(data):
-        v = shift = 0
-        while True:
-            b = data[i]
-            i += 1
-            v |= (b & 0x7f) << shift
-            shift += 7
-            if b < 0x80:
-                break
+        v, i = read_varint(data, i)
         out.append(v)
     return out
 
