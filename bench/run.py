@@ -17,6 +17,8 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -327,6 +329,50 @@ def fs_bound(name, uvdb, cmd, rounds, budget_ratio=0.98):
     }
 
 
+def run_load(loadgen, mode, ports, connections, requests, warmup):
+    """The load generator over two servers, slice by slice; its output, or raise."""
+    load = subprocess.run(LOADGEN_CPU + [loadgen, "--mode", mode, "--port", str(ports[0]), "--port", str(ports[1]),
+                                         "--connections", str(connections), "--requests", str(requests),
+                                         "--warmup", str(warmup), "--slices", "20",
+                                         "--timeout", "120", "--connect-timeout", "20"],
+                          capture_output=True, text=True, timeout=150)
+    if load.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({load.returncode}): {load.stderr.strip()}")
+    return load
+
+
+def load_then_wait(loadgen, mode, ports, connections, requests, warmup, servers, after_load=lambda: None):
+    """The load over the servers ({name: Popen}), then each server's exit by
+    itself (its connections closed); a failure or a hang ends them all.
+    Returns the load's output, each server's (stdout, stderr), and what
+    after_load said, asked between the load's end and the servers'."""
+    try:
+        load = run_load(loadgen, mode, ports, connections, requests, warmup)
+        noted = after_load()
+        outs = {}
+        for name, srv in servers.items():
+            outs[name] = srv.communicate(timeout=60)
+            if srv.returncode != 0:
+                raise RuntimeError(f"{name} server failed ({srv.returncode}): {outs[name][1].strip()}")
+    except BaseException:
+        for srv in servers.values():
+            end_tree(srv)
+        raise
+    return load, outs, noted
+
+
+def load_figures(load, probed_port):
+    """The load generator's figures by side: "probed" (that port) and "plain"."""
+    figures = {}
+    for line in load.stdout.splitlines():
+        f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+        side = "probed" if int(f["port"]) == probed_port else "plain"
+        figures[side] = {"rps": float(f["slice_requests_per_s"]), "p50": float(f["slice_p50_us"]),
+                         "p99": float(f["slice_p99_us"]), "whole_rps": float(f["requests_per_s"]),
+                         "whole_p99": float(f["p99_us"]), "seconds": float(f["seconds"])}
+    return figures
+
+
 def serve_pair(uvdb, loadgen, server, mode, connections, requests, warmup, probed_first):
     """One run: the same server twice on CPU 1, unprobed and launched by uvdb,
     under one load generator that takes turns between them slice by slice
@@ -340,32 +386,10 @@ def serve_pair(uvdb, loadgen, server, mode, connections, requests, warmup, probe
                                               *TARGET_CPU, *server(probed_port, connections)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ports = [probed_port, plain_port] if probed_first else [plain_port, probed_port]
-    try:
-        load = subprocess.run(LOADGEN_CPU + [loadgen, "--mode", mode, "--port", str(ports[0]), "--port", str(ports[1]),
-                                             "--connections", str(connections), "--requests", str(requests),
-                                             "--warmup", str(warmup), "--slices", "20",
-                                             "--timeout", "120", "--connect-timeout", "20"],
-                              capture_output=True, text=True, timeout=150)
-        uvdb_cpu = cpu_seconds(probed.pid)
-        if load.returncode != 0:
-            raise RuntimeError(f"loadgen failed ({load.returncode}): {load.stderr.strip()}")
-        outs = {}
-        for name, srv in (("plain", plain), ("probed", probed)):
-            outs[name], err = srv.communicate(timeout=60)
-            if srv.returncode != 0:
-                raise RuntimeError(f"{name} server failed ({srv.returncode}): {err.strip()}")
-    except BaseException:
-        end_tree(plain)
-        end_tree(probed)
-        raise
-    figures = {}
-    for line in load.stdout.splitlines():
-        f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
-        side = "probed" if int(f["port"]) == probed_port else "plain"
-        figures[side] = {"rps": float(f["slice_requests_per_s"]), "p50": float(f["slice_p50_us"]),
-                         "p99": float(f["slice_p99_us"]), "whole_rps": float(f["requests_per_s"]),
-                         "whole_p99": float(f["p99_us"]), "seconds": float(f["seconds"])}
-    run = next(json.loads(l)["run"] for l in outs["probed"].splitlines() if l.startswith('{"run"'))
+    load, outs, uvdb_cpu = load_then_wait(loadgen, mode, ports, connections, requests, warmup,
+                                          {"plain": plain, "probed": probed}, lambda: cpu_seconds(probed.pid))
+    figures = load_figures(load, probed_port)
+    run = next(json.loads(l)["run"] for l in outs["probed"][0].splitlines() if l.startswith('{"run"'))
     return figures["plain"], figures["probed"], run["dropped"], uvdb_cpu
 
 
@@ -405,6 +429,207 @@ def server_under_load(name, uvdb, loadgen, server, mode, rounds, requests, warmu
     }
 
 
+def rss_kib(pid, field):
+    """A live process's VmRSS or VmHWM (its peak), KiB; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def record_under_load(name, uvdb, loadgen, server, seconds=10, hz=1000, connections=32):
+    """`uvdb record` of a server under the bundled load, every event class on
+    and the profiler at `hz`, beside the same server unprobed (the load
+    takes turns between them): throughput against unprobed, uvdb's peak RSS
+    a second into the recording and at its end (flat: records stream to
+    the file), and the recording's bytes a second.  A short first run
+    measures the pace, so that the recorded run lasts about `seconds`."""
+    def one(requests, warmup):
+        plain_port, probed_port = free_ports(2)
+        with tempfile.TemporaryDirectory() as d:
+            rec = os.path.join(d, "server.uvrec")
+            plain = subprocess.Popen(TARGET_CPU + server(plain_port, connections), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+            recorder = subprocess.Popen(DEBUGGER_CPU + [uvdb, "record", "-o", rec, "--hz", str(hz), "--events", "all",
+                                                        "--", *TARGET_CPU, *server(probed_port, connections)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            peaks, started = [], time.monotonic()
+
+            def watch():  # uvdb's peak RSS over time, until it exits
+                while recorder.poll() is None:
+                    hwm = rss_kib(recorder.pid, "VmHWM")
+                    if hwm is not None:
+                        peaks.append((time.monotonic() - started, hwm))
+                    time.sleep(0.1)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            try:
+                load, outs, _ = load_then_wait(loadgen, "http", [probed_port, plain_port], connections, requests,
+                                               warmup, {"plain": plain, "recorded": recorder})
+            finally:
+                watcher.join()
+            err = outs["recorded"][1]
+            m = re.search(r"(\d+) events, (\d+) profile samples, \d+ stacks, (\d+) dropped, (\d+) bytes in ([0-9.]+) s",
+                          err)
+            if not m:
+                raise RuntimeError(f"uvdb record said: {err.strip()}")
+            events, samples, dropped, size = (int(m.group(i)) for i in range(1, 5))
+            secs = float(m.group(5))
+            report = subprocess.run([uvdb, "report", rec, "--format", "text", "-o", os.devnull],
+                                    capture_output=True, text=True, timeout=300)
+            if report.returncode != 0:
+                raise RuntimeError(f"uvdb report failed: {report.stderr.strip()}")
+        return load_figures(load, probed_port), peaks, events, samples, dropped, size, secs
+
+    pace = one(4000, 1000)[0]
+    per_request = 1 / pace["plain"]["rps"] + 1 / pace["probed"]["rps"]  # both servers' turns
+    requests = int(seconds * 0.9 / per_request)  # and a tenth as warm-up
+    figures, peaks, events, samples, dropped, size, secs = one(requests, requests // 9)
+    b, p = figures["plain"], figures["probed"]
+    ratio = p["rps"] / b["rps"]
+    early = next((kib for t, kib in peaks if t >= 1.0), peaks[0][1] if peaks else 0)
+    late = peaks[-1][1] if peaks else 0
+    flat = late <= early * 1.1 + 1024
+    return {
+        "figure": name,
+        "baseline": f"{b['rps']:.0f} req/s",
+        "uvdb": f"{p['rps']:.0f} req/s, {size / secs / 1e6:.2f} MB/s recorded",
+        "ratio": f"{ratio * 100:.1f}% of unprobed throughput; uvdb peak RSS {early / 1024:.1f} MiB 1 s in, "
+                 f"{late / 1024:.1f} MiB at the end",
+        "budget": ">= 90% throughput, RSS flat (end <= 1 s in + 10%), nothing dropped",
+        "pass": ratio >= 0.90 and flat and dropped == 0,
+        "note": f"{secs:.1f} s recorded at {hz} Hz with every event class, {connections} connections a server, "
+                f"{requests} timed requests each; {events} events, {samples} profile samples, {size} bytes "
+                f"({size / secs / 1e3:.0f} kB/s), {dropped} dropped; p99 {b['p99']:.0f} against {p['p99']:.0f} us; "
+                f"the recording replayed by uvdb report",
+    }
+
+
+def wait_listening(port, proc):
+    for _ in range(500):
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited ({proc.returncode}) before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def one_connection(loadgen, port, requests):
+    """Sequential requests on one connection: its worst latency is the
+    longest the server's loop stood still, plus a round trip."""
+    return subprocess.Popen(LOADGEN_CPU + [loadgen, "--mode", "http", "--port", str(port), "--connections", "1",
+                                           "--requests", str(requests), "--slices", "1", "--timeout", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def loadgen_fields(p):
+    out, err = p.communicate(timeout=150)
+    if p.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({p.returncode}): {err.strip()}")
+    return dict(kv.split("=", 1) for kv in out.split() if "=" in kv)
+
+
+def attach_cycle(uvdb, pid):
+    """uvdb -p PID: stop at the next poll phase (an event has come), then
+    detach.  Seconds from uvdb's start to the stop, and to its exit."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(DEBUGGER_CPU + [uvdb, "-nx", "--batch", "--json", "-p", str(pid), "-ex", "break phase poll",
+                                         "-ex", "continue", "-ex", "delete", "-ex", "detach"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first, said = None, []
+    for line in p.stdout:
+        said.append(line.strip())
+        if first is None and line.startswith('{"continue"') and '"stopped"' in line:
+            first = time.monotonic() - t0
+    err = p.stderr.read()
+    p.wait(timeout=60)
+    if p.returncode != 0 or first is None:
+        raise RuntimeError(f"attach cycle failed ({p.returncode}): {err.strip()} {said}")
+    return first, time.monotonic() - t0
+
+
+def attach_rows(uvdb, loadgen, cycles=50):
+    """A Node HTTP server that runs unprobed, serving one connection's
+    sequential requests; uvdb attaches, takes the first stop, detaches, over
+    and over.  Three figures: attach to the first event, the loop's pause as
+    the client sees it (worst latency with attaches against without), and
+    the server's memory over the cycles."""
+    port = free_ports(1)[0]
+    srv = subprocess.Popen(TARGET_CPU + ["node", os.path.join(ROOT, "bench", "http_server.js"), str(port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_listening(port, srv)
+        requests = 20000
+        plain = loadgen_fields(one_connection(loadgen, port, requests))
+        rss0 = rss_kib(srv.pid, "VmRSS")
+        firsts, totals, rss = [], [], []
+        attached = None
+        load = one_connection(loadgen, port, requests)
+        while load is not None:
+            if len(firsts) < cycles:
+                try:
+                    first, total = attach_cycle(uvdb, srv.pid)
+                except RuntimeError as e:
+                    raise RuntimeError(f"cycle {len(firsts) + 1}: {e}") from None
+                firsts.append(first)
+                totals.append(total)
+                rss.append(rss_kib(srv.pid, "VmRSS"))
+            if load.poll() is not None or len(firsts) >= cycles:
+                fields = loadgen_fields(load)  # the timed load first, then light ones that keep the loop turning
+                if attached is None:
+                    attached, attached_cycles = fields, len(firsts)
+                load = one_connection(loadgen, port, 2000) if len(firsts) < cycles else None
+        # memory: attaches alone, the server idle (traffic grows a heap by itself)
+        quiet = [rss_kib(srv.pid, "VmRSS")]
+        for i in range(cycles):
+            run_bounded(DEBUGGER_CPU + [uvdb, "-nx", "--batch", "-p", str(srv.pid), "-ex", "detach"], 60)
+            quiet.append(rss_kib(srv.pid, "VmRSS"))
+        after = loadgen_fields(one_connection(loadgen, port, 2000))  # it serves after the last detach
+    finally:
+        end_tree(srv)
+    firsts.sort()
+    median, worst = statistics.median(firsts), firsts[-1]
+    pause = float(attached["max_us"]) - float(plain["max_us"])
+    growth = quiet[-1] - quiet[1]
+    return [{
+        "figure": "Node: `uvdb -p PID` to the first event (stop at the next poll phase), idle-ish HTTP server",
+        "baseline": "-",
+        "uvdb": f"median {median * 1e3:.0f} ms, worst {worst * 1e3:.0f} ms",
+        "ratio": f"{len(firsts)} attaches",
+        "budget": "<= 300 ms",
+        "pass": worst <= 0.300,
+        "note": f"from uvdb's exec to its JSON stop line, one connection's sequential requests keeping the loop "
+                f"turning; a whole cycle (attach, stop, detach, exit) median {statistics.median(totals) * 1e3:.0f} ms",
+    }, {
+        "figure": "Node: the loop's pause by the injection, as one client's worst request latency",
+        "baseline": f"{float(plain['max_us']) / 1e3:.2f} ms worst, p99 {float(plain['p99_us']):.0f} us",
+        "uvdb": f"{float(attached['max_us']) / 1e3:.2f} ms worst, p99 {float(attached['p99_us']):.0f} us",
+        "ratio": f"+{pause / 1e3:.2f} ms",
+        "budget": "<= +10 ms",
+        "pass": pause <= 10000,
+        "note": f"{requests} sequential requests on one connection, alone and then through {attached_cycles} "
+                f"attach/detach cycles; served after the last detach ({after['requests']} requests)",
+    }, {
+        "figure": f"Node: the server's memory over {cycles} more attach/detach cycles, the server idle",
+        "baseline": f"{rss0 / 1024:.1f} MiB before the first attach",
+        "uvdb": f"{quiet[1] / 1024:.1f} MiB after the first of these, {quiet[-1] / 1024:.1f} MiB after the last",
+        "ratio": f"{growth / 1024:+.2f} MiB over cycles 2-{cycles}",
+        "budget": f"<= +1 MiB over cycles 2-{cycles}",
+        "pass": growth <= 1024,
+        "note": f"VmRSS; the first attach of all mapped the probe, its rings and V8's code list "
+                f"({(rss[0] - rss0) / 1024:+.1f} MiB), later ones find the probe loaded; under the load above the "
+                f"server grew {(rss[-1] - rss[0]) / 1024:+.1f} MiB over its {cycles} cycles, traffic included",
+    }]
+
+
 def emit_cost(build):
     out = subprocess.run([os.path.join(build, "bench", "emit_cost")], capture_output=True, text=True,
                          check=True).stdout
@@ -438,9 +663,14 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "performance.md"))
+    ap.add_argument("--only", help="run one figure's function (e.g. attach_rows) and print its rows, no doc written")
     a = ap.parse_args()
     uvdb = os.path.join(a.build, "debugger", "uvdb")
     loadgen = os.path.join(a.build, "bench", "loadgen")
+    if a.only == "attach_rows":
+        for r in attach_rows(uvdb, loadgen):
+            print(json.dumps(r))
+        return 0
     rows = [
         emit_cost(a.build),
         loop_bound("Node: 1M setImmediate turns, every phase recorded", uvdb,
@@ -463,7 +693,10 @@ def main():
                           uvdb, loadgen, lambda port, n: ["node", os.path.join(ROOT, "bench", "http_server.js"),
                                                           str(port), str(n)],
                           "http", a.rounds, 60000, 10000),
-    ]
+        record_under_load("Node: HTTP server under loopback load, `uvdb record` for 10 s at 1 kHz, every event on",
+                          uvdb, loadgen, lambda port, n: ["node", os.path.join(ROOT, "bench", "http_server.js"),
+                                                          str(port), str(n)]),
+    ] + attach_rows(uvdb, loadgen)
     parts = [
         breakdown("Node setImmediate turn", a.build, uvdb,
                   ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"], a.rounds),

@@ -14,9 +14,15 @@ static void uv__window_add(struct loop_blocking *b, uint64_t second, uint64_t id
 
 /* A wait's idle time, in ns, to each second of the clock it spans. */
 static void uv__window(struct loop_blocking *b, uint64_t begin_ns, uint64_t end_ns) {
+  /* Only the last UTIL_WINDOWS seconds stay in the ring, so a wait longer
+   * than that (or a corrupt one, hours or centuries long) starts there:
+   * the same result, in at most UTIL_WINDOWS + 1 steps. */
+  uint64_t keep = (uint64_t)(UTIL_WINDOWS + 1) * 1000000000u;
+  if (end_ns > begin_ns && end_ns - begin_ns > keep)
+    begin_ns = end_ns - keep;
   for (uint64_t t = begin_ns; t < end_ns;) {
     uint64_t second = t / 1000000000u, next = (second + 1) * 1000000000u;
-    uint64_t stop = next < end_ns ? next : end_ns;
+    uint64_t stop = next > t && next < end_ns ? next : end_ns; /* next wraps in the last second of 2^64 ns */
     uv__window_add(b, second, stop - t);
     t = stop;
   }
@@ -66,10 +72,13 @@ void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_rec
      * have woken that long after the timers phase began. */
     histogram_add_n(&lb->lag, 0, r->a32 >> 17); /* prompt waits the probe only counted */
     if ((r->a32 >> 16) & 1) {
-      int64_t lag = 0;
-      if (r->x != UINT64_MAX && lb->timers_begin && shm)
-        lag = (int64_t)(tsc_to_ns(shm, r->y) - tsc_to_ns(shm, lb->timers_begin)) - (int64_t)(r->x * 1000000u);
-      histogram_add(&lb->lag, lag > 0 ? (uint64_t)lag : 0);
+      uint64_t lag = 0; /* unsigned, compared before subtracting: any record's values give no overflow */
+      if (r->x != UINT64_MAX && lb->timers_begin && shm) {
+        uint64_t woke = tsc_to_ns(shm, r->y), began = tsc_to_ns(shm, lb->timers_begin);
+        uint64_t due = r->x < UINT64_MAX / 1000000u ? r->x * 1000000u : UINT64_MAX;
+        lag = woke > began && woke - began > due ? woke - began - due : 0;
+      }
+      histogram_add(&lb->lag, lag);
     }
     break;
   }

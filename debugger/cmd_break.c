@@ -41,6 +41,8 @@ static void uv__masks(const struct session *s, uint32_t mask[UVDB_BP_SLOTS]) {
     const struct breakpoint *b = &s->bp[i];
     if (b->id && b->enabled && b->type == BP_PHASE && b->loop < UVDB_BP_SLOTS)
       mask[b->loop] |= 1u << b->phase;
+    else if (b->id && b->enabled && b->type == BP_MICROTASKS && b->loop < UVDB_BP_SLOTS)
+      mask[b->loop] |= UVDB_BP_MICROTASKS;
   }
 }
 
@@ -139,6 +141,10 @@ void breakpoints_push(struct session *s) {
 static int uv__here(const struct breakpoint *b, const struct stop_info *st) {
   if (b->loop && b->loop != st->loop_id)
     return 0;
+  if (b->type == BP_MICROTASKS)
+    return st->microtasks;
+  if (st->microtasks)
+    return 0; /* its callback is where the checkpoint runs, not one entered */
   if (b->type == BP_PHASE)
     return !st->callback && st->reason != UVDB_STOP_POOL_QUEUE && b->phase == st->phase;
   if (b->type == BP_POOL_QUEUE)
@@ -153,8 +159,32 @@ static int uv__here(const struct breakpoint *b, const struct stop_info *st) {
   return 0;
 }
 
+/* A microtask checkpoint's stop: the callback it runs inside of, from the
+ * parked stack (the frame uv_run's dispatch called, as `backtrace` finds
+ * it), kept as that function's start so that it names as a callback does. */
+static void uv__checkpoint_callback(struct session *s, struct stop_info *st) {
+  struct symbolizer *sym = session_symbolizer(s);
+  if (!sym || !s->shm || st->loop_id < 1 || st->callback)
+    return;
+  static uint64_t pcs[128], kept[128];
+  static char fn[128][512];
+  const struct uvdb_stop_stack *regs = uvdb_shm_stack(s->shm, (unsigned)st->loop_id);
+  int depth = symbolizer_unwind(sym, (pid_t)s->model.loops[st->loop_id - 1].tid, regs, pcs, 128);
+  int n = depth > 0 ? stack_frames(sym, pcs, depth, kept, fn, 128) : 0;
+  int k = n > 0 ? stack_callback(sym, kept, fn, n) : -1;
+  if (k < 0)
+    return;
+  char name[512];
+  uint64_t pc = k ? kept[k] - 1 : kept[k];
+  const char *plus = strrchr(symbolize(sym, pc, name, sizeof(name)), '+');
+  uint64_t off = plus && strncmp(plus, "+0x", 3) == 0 ? strtoull(plus + 3, NULL, 16) : 0;
+  st->callback = pc - off;
+}
+
 int breakpoints_should_stop(struct session *s) {
   struct stop_info *st = &s->model.stop;
+  if (st->microtasks)
+    uv__checkpoint_callback(s, st);
   const struct loop_model *l = st->loop_id > 0 ? &s->model.loops[st->loop_id - 1] : NULL;
   st->bp_id = 0;
   int stop = 0;
@@ -304,6 +334,7 @@ static const char *uv__type_name(const struct breakpoint *b) {
   return b->type == BP_PHASE        ? "phase"
          : b->type == BP_POOL_QUEUE ? "threadpool_queue"
          : b->type == BP_BLOCKED    ? "blocked"
+         : b->type == BP_MICROTASKS ? "microtasks"
                                     : "callback";
 }
 
@@ -316,6 +347,7 @@ static void uv__json_fields(struct json *j, struct session *s, const struct brea
     json_uint(j, "depth", b->depth);
   } else if (b->type == BP_BLOCKED) {
     json_uint(j, "ms", b->depth);
+  } else if (b->type == BP_MICROTASKS) {
   } else {
     json_str(j, "pattern", b->pattern);
     json_bool(j, "pending", s->state != TARGET_RUNNING && s->state != TARGET_STOPPED);
@@ -341,6 +373,8 @@ static const char *uv__what(const struct breakpoint *b, char *buf, size_t cap) {
     snprintf(buf, cap, "threadpool queue %u", b->depth);
   else if (b->type == BP_BLOCKED)
     snprintf(buf, cap, "blocked %u ms", b->depth);
+  else if (b->type == BP_MICROTASKS)
+    snprintf(buf, cap, "microtasks");
   else
     snprintf(buf, cap, "callback %s", b->pattern);
   return buf;
@@ -434,18 +468,22 @@ static int uv__check_callback(struct session *s, struct breakpoint *b) {
 /* break phase NAME | callback GLOB | threadpool queue N [loop N|any] [if COND] */
 static int uv__set(struct session *s, int argc, char **argv, int temporary) {
   const char *usage = "usage: break phase NAME | callback FUNCTION-GLOB | threadpool queue DEPTH | blocked MS "
-                      "[loop N|any] [if CONDITION]";
+                      "| microtasks [loop N|any] [if CONDITION]";
   if (argc >= 2 && strcmp(argv[1], "phase") != 0 && strcmp(argv[1], "callback") != 0 &&
-      strcmp(argv[1], "threadpool") != 0 && strcmp(argv[1], "blocked") != 0)
+      strcmp(argv[1], "threadpool") != 0 && strcmp(argv[1], "blocked") != 0 && strcmp(argv[1], "microtasks") != 0)
     return uvdb_error("cannot break on \"%s\": break on a `phase NAME`, a `callback FUNCTION`, "
-                      "`threadpool queue DEPTH` or `blocked MS`",
+                      "`threadpool queue DEPTH`, `blocked MS` or `microtasks`",
                       argv[1]);
-  if (argc < 3)
+  int microtasks = argc >= 2 && strcmp(argv[1], "microtasks") == 0;
+  if (argc < 3 && !microtasks)
     return uvdb_error("%s", usage);
   /* The main loop unless told: Node runs loops of its own on other threads. */
   struct breakpoint b = {.enabled = 1, .temporary = temporary, .loop = 1};
   int i = 3;
-  if (strcmp(argv[1], "phase") == 0) {
+  if (microtasks) {
+    b.type = BP_MICROTASKS; /* a checkpoint with microtasks queued, on a loop's thread (node) */
+    i = 2;
+  } else if (strcmp(argv[1], "phase") == 0) {
     if ((b.phase = uv__phase_arg(argv[2])) < 0)
       return -1;
   } else if (strcmp(argv[1], "blocked") == 0) {

@@ -124,7 +124,96 @@ static int info_probe(struct session *s, int argc, char **argv) {
   return 0;
 }
 
+/* What a loop is, told by the function its first uv_run returns to (the
+ * probe sends that address; named here, never in the target).  Node runs
+ * every Environment's loop from node::SpinEventLoop: on the main thread,
+ * the main loop; on any other, a Worker's.  Its own loops run from the
+ * platform's delayed-task scheduler, the inspector's I/O thread and the
+ * tracing agent (whose destructor turns its loop once more, on the main
+ * thread, at exit).  Thread names do not help: Node 20 names no thread. */
+static int uv__kind(struct session *s, const struct loop_model *l, int main_id) {
+  char name[512] = "";
+  struct symbolizer *sym = l->caller ? session_symbolizer(s) : NULL;
+  if (sym)
+    symbolize(sym, l->caller, name, sizeof(name));
+  if (strstr(name, "node::SpinEventLoop"))
+    return l->id == main_id || l->tid == (uint32_t)s->pid ? LOOP_KIND_MAIN : LOOP_KIND_WORKER;
+  if (strstr(name, "DelayedTaskScheduler") || strstr(name, "node::NodePlatform") ||
+      strstr(name, "node::WorkerThreadsTaskRunner"))
+    return LOOP_KIND_PLATFORM;
+  if (strstr(name, "node::inspector"))
+    return LOOP_KIND_INSPECTOR;
+  if (strstr(name, "node::tracing"))
+    return LOOP_KIND_TRACING;
+  if (!sym && l->caller)
+    return LOOP_KIND_UNKNOWN; /* not named yet: try again later */
+  return l->id == main_id ? LOOP_KIND_MAIN : LOOP_KIND_OTHER;
+}
+
+const char *loop_kind_name(int kind) {
+  static const char *const names[] = {[LOOP_KIND_UNKNOWN] = "unknown", [LOOP_KIND_MAIN] = "main",
+                                      [LOOP_KIND_WORKER] = "worker",   [LOOP_KIND_PLATFORM] = "platform",
+                                      [LOOP_KIND_INSPECTOR] = "inspector", [LOOP_KIND_TRACING] = "tracing",
+                                      [LOOP_KIND_OTHER] = "other"};
+  return kind >= 0 && kind <= LOOP_KIND_OTHER ? names[kind] : "unknown";
+}
+
+const char *loop_label(struct session *s, int id, char *buf, size_t cap, int *kind_out, int *worker_out) {
+  int main_id = model_main_loop(&s->model), worker = 0, kind = LOOP_KIND_UNKNOWN;
+  for (int i = 0; i < 64 && i < id; i++) { /* Workers are numbered in the order their loops first ran */
+    struct loop_model *l = &s->model.loops[i];
+    if (!l->seen)
+      continue;
+    if (!l->kind && l->caller)
+      l->kind = uv__kind(s, l, main_id);
+    kind = l->kind ? l->kind : uv__kind(s, l, main_id);
+    worker += kind == LOOP_KIND_WORKER;
+  }
+  static const char *const labels[] = {[LOOP_KIND_UNKNOWN] = "-",
+                                       [LOOP_KIND_MAIN] = "main",
+                                       [LOOP_KIND_PLATFORM] = "node platform",
+                                       [LOOP_KIND_INSPECTOR] = "node inspector",
+                                       [LOOP_KIND_TRACING] = "node tracing",
+                                       [LOOP_KIND_OTHER] = "thread"};
+  if (kind == LOOP_KIND_WORKER)
+    snprintf(buf, cap, "worker %d", worker);
+  else
+    snprintf(buf, cap, "%s", labels[kind]);
+  if (kind_out)
+    *kind_out = kind;
+  if (worker_out)
+    *worker_out = kind == LOOP_KIND_WORKER ? worker : 0;
+  return buf;
+}
+
+/* A Worker's loop ends with its thread: said as it happens, as gdb says a
+ * thread exited.  Node's own loops end only at exit: `info loops` says so. */
+void loop_report_end(int id) {
+  struct session *s = &uvdb_session;
+  int kind;
+  char label[32];
+  loop_label(s, id, label, sizeof(label), &kind, NULL);
+  if (kind != LOOP_KIND_WORKER)
+    return;
+  const struct loop_model *l = &s->model.loops[id - 1];
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "loop_ended");
+    json_int(j, "id", id);
+    json_str(j, "label", label);
+    json_uint(j, "tid", l->tid);
+    json_uint(j, "iterations", l->iterations);
+    json_end(j);
+  } else {
+    printf("[loop %d (%s, thread %u) ended after %llu iterations]\n", id, label, l->tid,
+           (unsigned long long)l->iterations);
+    fflush(stdout);
+  }
+}
+
 static const char *uv__loop_state(const struct session *s, const struct loop_model *l) {
+  if (l->ended) /* closed by the program, before it exited if it did */
+    return "ended";
   if (s->state == TARGET_EXITED)
     return "exited";
   if (s->state == TARGET_STOPPED && s->model.stop.loop_id == l->id)
@@ -142,27 +231,42 @@ static int info_loops(struct session *s, int argc, char **argv) {
     j = json_begin();
     json_arr(j, "info_loops");
   } else {
-    printf("%-4s %-18s %-8s %-16s %-10s %s\n", "id", "address", "tid", "thread", "iterations", "state");
+    printf("%-4s %-14s %-18s %-8s %-10s %s\n", "id", "what", "address", "tid", "iterations", "state");
   }
   for (int i = 0; i < 64; i++) {
     const struct loop_model *l = &s->model.loops[i];
     if (!l->seen)
       continue;
-    char addr[32];
+    char addr[32], label[32], caller[512] = "";
     snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)l->addr);
+    int kind, worker;
+    loop_label(s, l->id, label, sizeof(label), &kind, &worker);
     if (j) {
+      struct symbolizer *sym = l->caller ? session_symbolizer(s) : NULL;
+      char *plus = sym ? strrchr(symbolize(sym, l->caller, caller, sizeof(caller)), '+') : NULL;
+      if (plus && strncmp(plus, "+0x", 3) == 0) /* the function, not the return address in it */
+        *plus = '\0';
+      symbol_strip_params(caller);
       json_obj(j, NULL);
       json_int(j, "id", l->id);
+      json_str(j, "label", label);
+      json_str(j, "kind", loop_kind_name(kind));
+      if (worker)
+        json_int(j, "worker", worker);
+      else
+        json_null(j, "worker");
+      json_str(j, "caller", caller[0] ? caller : NULL);
       json_str(j, "address", addr);
       json_uint(j, "tid", l->tid);
       json_str(j, "thread", l->thread);
       json_bool(j, "main", l->id == main_id);
+      json_bool(j, "ended", l->ended);
       json_uint(j, "iterations", l->iterations);
       json_str(j, "state", uv__loop_state(s, l));
       json_close(j);
     } else {
-      printf("%-4d %-18s %-8u %-16s %-10llu %s%s\n", l->id, addr, l->tid, l->thread,
-             (unsigned long long)l->iterations, uv__loop_state(s, l), l->id == main_id ? " (main)" : "");
+      printf("%-4d %-14s %-18s %-8u %-10llu %s\n", l->id, label, addr, l->tid, (unsigned long long)l->iterations,
+             uv__loop_state(s, l));
     }
   }
   if (j)

@@ -98,6 +98,25 @@ int cmd_info_timers(struct session *s, int argc, char **argv) {
   return 0;
 }
 
+/* libuv's UV_HANDLE_READING (uv-common.h, the same from 1.x to 1.46): a
+ * stream between uv_read_start and uv_read_stop.  A stream that is not
+ * reading is paused: the kernel's buffer fills and the peer's writes wait. */
+#define UVDB_HANDLE_READING 0x1000u
+
+/* The parenthesis after a stream's callback: listening, or reading or not
+ * and the bytes its write queue holds. */
+static void uv__stream_extra(const struct uv_handle_view *v, const char *conn, char *out, size_t cap) {
+  if (v->connection_cb) {
+    snprintf(out, cap, " (listening: %s)", conn);
+    return;
+  }
+  int n = snprintf(out, cap, " (%s", v->flags & UVDB_HANDLE_READING ? "reading" : "not reading");
+  if (v->write_queue_size && n > 0 && (size_t)n < cap)
+    n += snprintf(out + n, cap - (size_t)n, ", write queue %llu bytes", (unsigned long long)v->write_queue_size);
+  if (n > 0 && (size_t)n < cap)
+    snprintf(out + n, cap - (size_t)n, ")");
+}
+
 int cmd_info_handles(struct session *s, int argc, char **argv) {
   const struct loop_model *l = uv__parked_loop(s, argc, argv);
   if (!l)
@@ -144,6 +163,7 @@ int cmd_info_handles(struct session *s, int argc, char **argv) {
       if (stream) {
         json_str(j, "connection_callback", v->connection_cb ? conn : NULL);
         json_uint(j, "write_queue_size", v->write_queue_size);
+        json_bool(j, "reading", !!(v->flags & UVDB_HANDLE_READING));
       }
       if (v->type == UV_SIGNAL)
         json_int(j, "signum", v->signum);
@@ -156,10 +176,8 @@ int cmd_info_handles(struct session *s, int argc, char **argv) {
                internal ? "I" : "-");
       if (v->fd >= 0)
         snprintf(fd, sizeof(fd), "%d", v->fd);
-      if (stream && v->connection_cb)
-        snprintf(extra, sizeof(extra), " (listening: %s)", conn);
-      else if (stream && v->write_queue_size)
-        snprintf(extra, sizeof(extra), " (write queue %llu bytes)", (unsigned long long)v->write_queue_size);
+      if (stream)
+        uv__stream_extra(v, conn, extra, sizeof(extra));
       else if (v->type == UV_SIGNAL)
         snprintf(extra, sizeof(extra), " (signal %d)", v->signum);
       else if (v->type == UV_PROCESS)

@@ -49,15 +49,7 @@ static int uv__by_string(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The samples' stacks, sorted, each with its count: n distinct. */
-struct uv__folded {
-  char **line;
-  uint64_t *count;
-  size_t n;
-  uint64_t total;
-};
-
-static void uv__fold(struct session *s, int phase_roots, struct uv__folded *f) {
+void profile_fold(struct session *s, int phase_roots, struct profile_folded *f) {
   const struct profile *p = &s->profile;
   char **all = malloc(sizeof(char *) * (p->nrecs ? p->nrecs : 1));
   for (size_t i = 0; i < p->nrecs; i++)
@@ -78,14 +70,14 @@ static void uv__fold(struct session *s, int phase_roots, struct uv__folded *f) {
   free(all);
 }
 
-static void uv__unfold(struct uv__folded *f) {
+void profile_unfold(struct profile_folded *f) {
   for (size_t i = 0; i < f->n; i++)
     free(f->line[i]);
   free(f->line);
   free(f->count);
 }
 
-static int uv__write_folded(FILE *out, const struct uv__folded *f) {
+static int uv__write_folded(FILE *out, const struct profile_folded *f) {
   for (size_t i = 0; i < f->n; i++)
     fprintf(out, "%s %llu\n", f->line[i], (unsigned long long)f->count[i]);
   return 0;
@@ -93,7 +85,7 @@ static int uv__write_folded(FILE *out, const struct uv__folded *f) {
 
 /* speedscope's "sampled" profile: a table of frames, each sample a list of
  * frame indexes from the root. */
-static int uv__write_speedscope(FILE *out, const struct uv__folded *f, const char *title) {
+static int uv__write_speedscope(FILE *out, const struct profile_folded *f, const char *title) {
   char **names = NULL;
   size_t nnames = 0;
   fprintf(out, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"exporter\":\"uvdb\","
@@ -251,7 +243,7 @@ static const char uv__svg_script[] =
     "e.addEventListener('click',function(){zoom(e);});});});\n"
     "]]></script>\n";
 
-static int uv__write_svg(FILE *out, const struct uv__folded *f, const char *title) {
+static int uv__write_svg(FILE *out, const struct profile_folded *f, const char *title) {
   struct uv__node *root = calloc(1, sizeof(*root));
   root->name = strdup("all");
   for (size_t i = 0; i < f->n; i++) {
@@ -446,17 +438,11 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
   return 0;
 }
 
-/* profile export FILE --format folded|svg|speedscope [--phase-roots]: written
- * to FILE.tmp, then renamed, so a failed write leaves no file that looks
+/* The export itself, for `profile export` and `uvdb report`: written to
+ * FILE.tmp, then renamed, so a failed write leaves no file that looks
  * complete. */
-static int uv__profile_export(struct session *s, int argc, char **argv) {
-  const char *usage = "usage: profile export FILE --format folded|svg|speedscope|pprof [--phase-roots]";
-  if (argc < 4 || strcmp(argv[2], "--format") != 0)
-    return uvdb_error("%s", usage);
-  int phase_roots = argc == 5 && strcmp(argv[4], "--phase-roots") == 0;
-  if (argc > 5 || (argc == 5 && !phase_roots))
-    return uvdb_error("%s", usage);
-  const char *format = argv[3];
+int profile_export_file(struct session *s, const char *path, const char *format, int phase_roots,
+                        uint64_t *samples, size_t *stacks) {
   if (strcmp(format, "folded") != 0 && strcmp(format, "svg") != 0 && strcmp(format, "speedscope") != 0 &&
       strcmp(format, "pprof") != 0)
     return uvdb_error("no format \"%s\": folded, svg, speedscope or pprof", format);
@@ -464,12 +450,12 @@ static int uv__profile_export(struct session *s, int argc, char **argv) {
   if (!s->profile.nrecs)
     return uvdb_error("no samples to export (profile start, then run)");
   char tmp[4096];
-  snprintf(tmp, sizeof(tmp), "%s.tmp", argv[1]);
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
   FILE *out = fopen(tmp, "w");
   if (!out)
-    return uvdb_error("cannot write %s: %s", argv[1], strerror(errno));
-  struct uv__folded f;
-  uv__fold(s, phase_roots, &f);
+    return uvdb_error("cannot write %s: %s", path, strerror(errno));
+  struct profile_folded f;
+  profile_fold(s, phase_roots, &f);
   char title[300];
   snprintf(title, sizeof(title), "uvdb profile of %s", s->argv && s->argv[0] ? s->argv[0] : "the program");
   if (strcmp(format, "folded") == 0)
@@ -481,14 +467,30 @@ static int uv__profile_export(struct session *s, int argc, char **argv) {
   else
     uv__write_speedscope(out, &f, title);
   int failed = ferror(out) | (fclose(out) != 0);
-  size_t stacks = f.n;
-  uint64_t total = f.total;
-  uv__unfold(&f);
-  if (failed || rename(tmp, argv[1]) != 0) {
+  *stacks = f.n;
+  *samples = f.total;
+  profile_unfold(&f);
+  if (failed || rename(tmp, path) != 0) {
     int e = errno;
     unlink(tmp);
-    return uvdb_error("cannot write %s: %s", argv[1], strerror(e ? e : EIO));
+    return uvdb_error("cannot write %s: %s", path, strerror(e ? e : EIO));
   }
+  return 0;
+}
+
+/* profile export FILE --format folded|svg|speedscope|pprof [--phase-roots] */
+static int uv__profile_export(struct session *s, int argc, char **argv) {
+  const char *usage = "usage: profile export FILE --format folded|svg|speedscope|pprof [--phase-roots]";
+  if (argc < 4 || strcmp(argv[2], "--format") != 0)
+    return uvdb_error("%s", usage);
+  int phase_roots = argc == 5 && strcmp(argv[4], "--phase-roots") == 0;
+  if (argc > 5 || (argc == 5 && !phase_roots))
+    return uvdb_error("%s", usage);
+  const char *format = argv[3];
+  uint64_t total;
+  size_t stacks;
+  if (profile_export_file(s, argv[1], format, phase_roots, &total, &stacks) != 0)
+    return -1;
   if (uvdb_json_mode) {
     struct json *j = json_begin();
     json_obj(j, "profile_export");

@@ -1,9 +1,10 @@
-/* Running and stopping: run, start, continue, kill, quit. */
+/* Running and stopping: run, start, attach, detach, continue, kill, quit. */
 #include "symbolize.h"
 #include "uvdb.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void uv__wait_and_report(struct session *s, const char *command) {
   session_wait(s);
@@ -81,6 +82,12 @@ int cmd_start(struct session *s, int argc, char **argv) {
 /* continue [N]: as in gdb, N - 1 more hits of the breakpoint stopped at are ignored. */
 int cmd_continue(struct session *s, int argc, char **argv) {
   int background = uv__background(&argc, argv);
+  if (s->state == TARGET_RUNNING && s->background && !background && argc == 1) {
+    /* running on its own (attached, `run &`): follow it until it stops, as
+     * gdb's continue after an attach does */
+    uv__wait_and_report(s, "continue");
+    return 0;
+  }
   if (s->state != TARGET_STOPPED)
     return uvdb_error(s->state == TARGET_RUNNING ? "the program is running, not stopped"
                                                  : "the program is not being run");
@@ -188,9 +195,69 @@ int cmd_kill(struct session *s, int argc, char **argv) {
   return 0;
 }
 
+/* `sleep SECONDS`: a running program runs on while uvdb takes its events
+ * (a script's way to profile an attached process for a while). */
+int cmd_sleep(struct session *s, int argc, char **argv) {
+  char *end;
+  double sec = argc == 2 ? strtod(argv[1], &end) : -1;
+  if (argc != 2 || *end || !(sec >= 0 && sec <= 86400))
+    return uvdb_error("usage: sleep SECONDS (0 to 86400)");
+  if (s->state != TARGET_RUNNING) {
+    struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
+    nanosleep(&ts, NULL);
+    return 0;
+  }
+  if (session_run_for(s, (unsigned)(sec * 1000)) != 0) { /* it stopped, or ended */
+    s->background = 0;
+    s->stop_generation++;
+    session_report_state(s, s->state == TARGET_EXITED ? "exited" : "stopped");
+    if (s->state == TARGET_STOPPED)
+      breakpoints_after_stop(s);
+  }
+  return 0;
+}
+
+/* `attach PID`: into a running process; it runs on while commands are read. */
+int cmd_attach(struct session *s, int argc, char **argv) {
+  char *end;
+  long pid = argc == 2 ? strtol(argv[1], &end, 10) : 0;
+  if (argc != 2 || *end || pid <= 0 || pid > 0x3fffffff)
+    return uvdb_error("usage: attach PID (a process id: a number greater than 0)");
+  if (session_attach(s, (pid_t)pid) != 0)
+    return -1;
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "attach");
+    json_int(j, "pid", s->pid);
+    json_str(j, "state", "running");
+    json_int(j, "loops", session_loops_known(s));
+    json_end(j);
+  } else {
+    printf("Attached to process %d (%d loops known); it runs on: `interrupt` stops it, `detach` leaves it.\n",
+           (int)s->pid, session_loops_known(s));
+  }
+  return 0;
+}
+
+int cmd_detach(struct session *s, int argc, char **argv) {
+  (void)argc, (void)argv;
+  pid_t pid = s->pid;
+  int r = session_detach(s);
+  if (uvdb_json_mode) {
+    struct json *j = json_begin();
+    json_obj(j, "detach");
+    json_int(j, "pid", pid);
+    json_bool(j, "code_restored", r == 0);
+    json_end(j);
+  } else if (r == 0) {
+    printf("Detached from process %d; its code is as it was, and it runs on.\n", (int)pid);
+  }
+  return r;
+}
+
 int cmd_quit(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;
-  session_kill(s); /* a launched target dies with its debugger, as in gdb */
+  session_leave(s);
   uvdb_quit_requested = 1;
   return 0;
 }

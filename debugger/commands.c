@@ -12,15 +12,17 @@ static const struct uvdb_command uv__commands[] = {
      "background, while commands are read; a view then pauses the loop for its time).", NULL},
     {"start", cmd_start, "start", "Start the program and stop its main loop before its first phase.", NULL},
     {"continue", cmd_continue, "continue [N] [&]",
-     "Let a stopped loop run on (N: ignore this breakpoint N-1 times; `&`: in the background).", NULL},
+     "Let a stopped loop run on (N: ignore this breakpoint N-1 times; `&`: in the background); a program "
+     "running in the background (attached, `run &`): wait for it to stop.", NULL},
     {"next", cmd_next, "next", "Run the stopped loop to its next phase boundary; Enter repeats it.", NULL},
     {"step", cmd_step, "step", "Run the stopped loop to the next callback it calls; Enter repeats it.", NULL},
     {"finish", cmd_finish, "finish",
      "Run the callback the loop is stopped in to its return, or the phase it is stopped before to its end.", NULL},
-    {"break", cmd_break, "break phase NAME | callback FUNCTION | threadpool queue N | blocked MS [loop N|any] [if COND]",
+    {"break", cmd_break,
+     "break phase NAME | callback FUNCTION | threadpool queue N | blocked MS | microtasks [loop N|any] [if COND]",
      "Stop the main loop (or loop N, or any) before a phase; entering a callback (a glob over function names: "
-     "on_timer, node::Environment::RunTimers, *Immediate*); when N thread-pool jobs wait; or at the end of a "
-     "callback that blocked the loop MS milliseconds.",
+     "on_timer, node::Environment::RunTimers, *Immediate*); when N thread-pool jobs wait; at the end of a "
+     "callback that blocked the loop MS milliseconds; or as a microtask checkpoint begins (node).",
      NULL},
     {"tbreak", cmd_tbreak, "tbreak phase NAME | callback FUNCTION ...", "A breakpoint deleted when it first stops.",
      NULL},
@@ -40,6 +42,14 @@ static const struct uvdb_command uv__commands[] = {
      "A live view of each loop (iterations/s, busy share, lag, time per phase), the thread pool and the longest "
      "blocking stretches; q quits, the program runs on.", NULL},
     {"kill", cmd_kill, "kill", "Kill the program being debugged.", NULL},
+    {"attach", cmd_attach, "attach PID",
+     "Load the probe into a running libuv or Node process (ptrace) and follow it; it runs on while commands are "
+     "read.", NULL},
+    {"sleep", cmd_sleep, "sleep SECONDS",
+     "Let a running program run for SECONDS while uvdb takes its events (scripts: attach, profile start, "
+     "sleep 2, profile stop).", NULL},
+    {"detach", cmd_detach, "detach",
+     "Leave the process: a stopped loop resumes, the probe's hooks come out, its code is as it was.", NULL},
     {"info", cmd_info, "info WHAT",
      "What the probe sees: probe, loops, loop, breakpoints, timers, handles, requests, pending, closing, watchers.",
      uvdb_info_commands},

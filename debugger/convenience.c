@@ -98,6 +98,8 @@ static void uv__signal(const struct session *s, struct cond_value *v) {
 }
 
 static void uv__events(const struct session *s, struct cond_value *v) {
+  if (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED) /* afresh: loops not stopped send more */
+    session_drain((struct session *)s);
   uv__num(v, (double)s->model.events);
 }
 
@@ -158,7 +160,7 @@ static const struct {
     {"state", uv__state, "\"none\", \"running\", \"stopped\" or \"exited\""},
     {"exit_code", uv__exit_code, "the exited program's status (void if a signal ended it)"},
     {"signal", uv__signal, "the signal that ended the program (\"KILL\", ...)"},
-    {"events", uv__events, "records received from the probe"},
+    {"events", uv__events, "records received from the probe, read afresh"},
     {"dropped", uv__dropped, "records lost to full rings"},
     {"pool_queued", uv__pool_queued, "thread-pool jobs waiting for a worker"},
     {"pool_running", uv__pool_running, "thread-pool jobs running on a worker"},

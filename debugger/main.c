@@ -1,5 +1,6 @@
 /* uvdb: options, scripted commands (-x, -ex, --batch) and the readline prompt. */
 #define _GNU_SOURCE
+#include "record.h"
 #include "uvdb.h"
 
 #include <errno.h>
@@ -19,6 +20,10 @@ static void uv__usage(FILE *f) {
           "  --json       answer every command with one JSON object per line\n"
           "  -q           no banner\n"
           "  --version    print the version\n"
+          "       uvdb learn [N [--batch]]   the learning path: list the chapters, or run chapter N's sessions\n"
+          "       uvdb record -o FILE [--hz N] [--duration S] [--events LIST] (-- PROGRAM [ARGS...] | -p PID)\n"
+          "                                  record headless into FILE (docs/recording.md)\n"
+          "       uvdb report FILE [--format text|chrome|folded|svg|speedscope|pprof] [-o OUT]   a recording, offline\n"
           "Inside, `help` lists the commands: run, start, next, continue, break, info, backtrace, ...\n");
 }
 
@@ -86,6 +91,7 @@ static void uv__interactive(struct session *s) {
       line = readline(session_prompt(s, prompt, sizeof(prompt)));
     } else {
       static char buf[4096];
+      fflush(stdout); /* what a script driving uvdb through a pipe waits for */
       line = fgets(buf, sizeof(buf), stdin) ? strdup(buf) : NULL;
       if (line)
         line[strcspn(line, "\n")] = '\0';
@@ -142,10 +148,19 @@ static char *uv__read_ex_line(void *ctx) {
   return strdup(r->todo[r->next++].arg);
 }
 
+int cmd_learn_main(int argc, char **argv); /* cmd_learn.c */
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "learn") == 0) /* a subcommand: `uvdb -- learn` runs a program named learn */
+    return cmd_learn_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "record") == 0) /* headless recording (cmd_record.c) */
+    return cmd_record_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "report") == 0) /* a recording, offline (cmd_report.c) */
+    return cmd_report_main(argc - 1, argv + 1);
   struct session *s = &uvdb_session;
   struct todo todo[256];
   int ntodo = 0, batch = 0, quiet = 0, failed = 0, init = 1;
+  const char *attach_pid = NULL;
   int i = 1;
   for (; i < argc; i++) {
     const char *a = argv[i];
@@ -176,14 +191,21 @@ int main(int argc, char **argv) {
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       uv__usage(stdout);
       return 0;
-    } else if (strcmp(a, "-p") == 0) {
-      fprintf(stderr, "uvdb: attaching to a running process (-p) is not supported yet\n");
-      return 2;
+    } else if (strcmp(a, "-p") == 0 || strcmp(a, "--pid") == 0) {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "uvdb: %s needs a process id\n", a);
+        return 2;
+      }
+      attach_pid = argv[++i]; /* attached before the -ex commands run, as gdb -p does */
     } else {
       fprintf(stderr, "uvdb: unknown option %s\n", a);
       uv__usage(stderr);
       return 2;
     }
+  }
+  if (attach_pid && i < argc) {
+    fprintf(stderr, "uvdb: -p attaches to a running process; give no program to run with it\n");
+    return 2;
   }
   s->argv = i < argc ? argv + i : NULL;
   s->argc = argc - i;
@@ -210,6 +232,15 @@ int main(int argc, char **argv) {
     int r = uvdb_source(s, init_path);
     failed = r < 0, quit = r == 1;
   }
+  if (attach_pid && !quit) {
+    char line[64];
+    snprintf(line, sizeof(line), "attach %.40s", attach_pid);
+    if (uvdb_execute(s, line) < 0) {
+      failed = 1;
+      if (batch)
+        quit = 1; /* nothing to run the commands on */
+    }
+  }
   struct ex_reader exr = {todo, ntodo, 0};
   for (int k = 0; k < ntodo && !quit; k = exr.next) {
     exr.next = k + 1;
@@ -226,7 +257,7 @@ int main(int argc, char **argv) {
   failed |= uvdb_commands_failed > 0;
   if (!batch && !quit)
     uv__interactive(s);
-  session_kill(s);
+  session_leave(s);
   if (s->listen_fd >= 0) {
     close(s->listen_fd);
     unlink(s->sock_path);

@@ -45,9 +45,15 @@ double ticks_to_ns(const struct uvdb_shm_header *shm, uint64_t ticks) {
   return (double)ticks * uv__ns_per_tick(shm);
 }
 
+/* A double to u64, saturating: converting one out of range is undefined,
+ * and a corrupt record's ticks (or clock) give any value. */
+static uint64_t uv__to_u64(double d) {
+  return d > 0 ? d < 18446744073709549568.0 ? (uint64_t)d : UINT64_MAX : 0;
+}
+
 uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc) {
   double d = ((double)tsc - (double)shm->clock.tsc0) * uv__ns_per_tick(shm);
-  return shm->clock.ns0 + (uint64_t)(d > 0 ? d : 0);
+  return shm->clock.ns0 + uv__to_u64(d);
 }
 
 void model_reset(struct model *m) {
@@ -70,7 +76,7 @@ static void uv__trace_phase(const struct loop_model *l, int phase, uint64_t iter
     json_uint(j, "iteration", iteration);
     json_str(j, "phase", phase_name(phase));
     json_uint(j, "begin_ns", tsc_to_ns(shm, begin));
-    json_uint(j, "duration_ns", (uint64_t)ns);
+    json_uint(j, "duration_ns", uv__to_u64(ns));
     json_end(j);
   } else {
     printf("[loop %d] #%-6llu %-8s %10.3f us\n", l->id, (unsigned long long)iteration, phase_name(phase), ns / 1e3);
@@ -102,11 +108,19 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     l->addr = r->x;
     break;
   case UVDB_EV_RUN_BEGIN:
+    if (!l->caller)
+      l->caller = r->x;
     l->runs++;
     l->running = 1;
     break;
   case UVDB_EV_RUN_END:
     l->running = 0;
+    break;
+  case UVDB_EV_LOOP_END:
+    l->ended = 1;
+    l->running = 0;
+    if (loop_report_end)
+      loop_report_end(l->id);
     break;
   case UVDB_EV_ITERATION:
     l->iterations++;
@@ -156,6 +170,7 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
     m->stop.callback = r->y;
     m->stop.pool_depth = m->stop.reason == UVDB_STOP_POOL_QUEUE ? r->a32 >> 16 : 0;
     m->stop.blocked_ms = 0;
+    m->stop.microtasks = m->stop.reason == UVDB_STOP_BREAKPOINT && (r->a32 & UVDB_STOPPED_MICROTASKS);
     for (int i = m->blocking.nblocked; i-- > 0 && m->stop.reason == UVDB_STOP_BLOCKED && shm;)
       if (m->blocking.blocked[i].loop_id == r->loop_id) { /* its BLOCKED record came just before */
         const struct blocked_event *e = &m->blocking.blocked[i];

@@ -81,7 +81,7 @@ static int uv__by_start(const void *a, const void *b) {
 }
 
 static const char *uv__find(uint64_t addr) {
-  if (!uv__map.sorted) {
+  if (!uv__map.sorted && uv__map.n) { /* qsort of NULL, even for 0 entries, is undefined */
     qsort(uv__map.e, uv__map.n, sizeof(*uv__map.e), uv__by_start);
     uv__map.sorted = 1;
   }

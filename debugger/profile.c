@@ -2,6 +2,7 @@
  * from the profile ring (unwound at once, while the process is there to
  * read), and naming frames for reports and exports. */
 #define _GNU_SOURCE
+#include "record.h"
 #include "symbolize.h"
 #include "uvdb.h"
 
@@ -44,7 +45,9 @@ size_t profile_welcome(struct session *s, char *buf, size_t cap) {
   return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-static void uv__store(struct profile *p, const struct uvdb_profile_sample *smp, const uint64_t *pcs, int n) {
+/* Keep one unwound sample (its off and n are set here).  The live drain and
+ * the replay of a recording both come through feed_profile_sample. */
+void profile_store(struct profile *p, const struct prof_rec *meta, const uint64_t *pcs, int n) {
   if (p->nrecs == PROFILE_MAX_SAMPLES) {
     p->lost++;
     return;
@@ -57,8 +60,9 @@ static void uv__store(struct profile *p, const struct uvdb_profile_sample *smp, 
     p->pcs_cap = p->pcs_cap ? p->pcs_cap * 2 : 65536;
     p->pcs = realloc(p->pcs, p->pcs_cap * sizeof(*p->pcs));
   }
-  p->recs[p->nrecs++] = (struct prof_rec){(uint32_t)p->npcs, (uint8_t)n, smp->phase, smp->role, smp->waiting,
-                                          smp->loop_id};
+  p->recs[p->nrecs] = *meta;
+  p->recs[p->nrecs].off = (uint32_t)p->npcs;
+  p->recs[p->nrecs++].n = (uint8_t)n;
   memcpy(p->pcs + p->npcs, pcs, sizeof(*pcs) * (size_t)n);
   p->npcs += (size_t)n;
 }
@@ -97,7 +101,8 @@ void profile_collect(struct session *s) {
     for (int k = 0; k < n; k++)
       if (strncmp(symbolize_module(sym, pcs[k]), "libuvdb-probe", 13) != 0)
         pcs[kept++] = pcs[k];
-    uv__store(p, &head, pcs, kept > 255 ? 255 : kept);
+    struct prof_rec meta = {0, 0, head.phase, head.role, head.waiting, head.loop_id};
+    feed_profile_sample(s, &meta, head.ts, head.tid, pcs, kept > 255 ? 255 : kept);
   }
 }
 

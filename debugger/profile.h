@@ -33,4 +33,23 @@ struct profile {
 
 #define PROFILE_MAX_SAMPLES 500000u
 
+struct session;
+/* Keep one unwound sample (profile.c); meta's off and n are set here. */
+void profile_store(struct profile *p, const struct prof_rec *meta, const uint64_t *pcs, int n);
+
+/* The samples' stacks, folded "root;...;leaf", sorted, each with its count
+ * (cmd_profile.c). */
+struct profile_folded {
+  char **line;
+  uint64_t *count;
+  size_t n;
+  uint64_t total;
+};
+void profile_fold(struct session *s, int phase_roots, struct profile_folded *f);
+void profile_unfold(struct profile_folded *f);
+/* Write the samples to path as folded, svg, speedscope or pprof (through
+ * path.tmp, renamed).  0, or -1 with the error said. */
+int profile_export_file(struct session *s, const char *path, const char *format, int phase_roots,
+                        uint64_t *samples, size_t *stacks);
+
 #endif

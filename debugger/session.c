@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "../preload/transport.h"
 #include "../probes/ring.h"
+#include "attach.h"
+#include "record.h"
 #include "symbolize.h"
 #include "uvdb.h"
 
@@ -13,12 +15,13 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-struct session uvdb_session = {.listen_fd = -1, .ctl_fd = -1, .exit_code = -1, .term_signal = -1};
+struct session uvdb_session = {.listen_fd = -1, .ctl_fd = -1, .exit_code = -1, .term_signal = -1, .pidfd = -1};
 
 /* The probe library: $UVDB_PROBE, beside uvdb, the build tree, the install. */
 static int uv__find_probe(char *out, size_t cap) {
@@ -91,7 +94,12 @@ static int uv__fresh(struct session *s) {
   s->no_libuv[0] = '\0';
   s->libuv_found = 0;
   s->exit_code = s->term_signal = -1;
+  s->exit_unknown = 0;
   s->state = TARGET_NONE;
+  s->attached = 0;
+  if (s->pidfd >= 0)
+    close(s->pidfd);
+  s->pidfd = -1;
   if (s->listen_fd < 0) {
     char dir[200];
     if (uvdb_private_dir(dir, sizeof(dir)) != 0)
@@ -171,6 +179,18 @@ int session_launch(struct session *s, int start_paused) {
   return 0;
 }
 
+/* Loops that ran before uvdb came (attach): "loop=ID,ADDRESS,TID" lines. */
+static void uv__hello_loops(struct session *s) {
+  for (const char *p = strstr(s->probe_info, "\nloop="); p; p = strstr(p + 1, "\nloop=")) {
+    unsigned id, tid;
+    unsigned long long addr;
+    if (sscanf(p + 6, "%u,%llx,%u", &id, &addr, &tid) != 3 || id == 0 || id > 64)
+      continue;
+    struct loop_model *l = &s->model.loops[id - 1];
+    l->seen = 1, l->id = (uint16_t)id, l->addr = addr, l->tid = tid;
+  }
+}
+
 /* HELLO: the probe's report and its ring memory; answer WELCOME or REFUSE. */
 static void uv__handshake(struct session *s, int fd) {
   uint32_t type;
@@ -220,8 +240,10 @@ static void uv__handshake(struct session *s, int fd) {
     close(fd);
     return;
   }
+  if (s->shm)
+    session_drain(s); /* an exec'ed image says hello again: the old one's last records first */
   uv__close_target(s);
-  uv__unmap(s); /* an exec'ed image says hello again */
+  uv__unmap(s);
   s->shm = m;
   s->libuv_found = 1;
   s->no_libuv[0] = '\0';
@@ -244,6 +266,7 @@ static void uv__handshake(struct session *s, int fd) {
   }
   s->ctl_fd = fd;
   s->probe_connected = 1;
+  uv__hello_loops(s);
   /* Now, while the process is there to read: its names serve after it exits. */
   session_symbolizer(s);
 }
@@ -292,7 +315,7 @@ static void uv__collect_samples(struct session *s) {
     struct stack st = {0};
     int n = symbolizer_unwind_copy(session_symbolizer(s), (pid_t)smp->tid, &regs, copy, base, len, st.pcs, STACK_MAX);
     st.n = n > 0 ? n : 0;
-    blocking_add_sample(&s->model.blocking, loop_id, kind, episode, &st);
+    feed_stack_sample(s, loop_id, kind, episode, &st); /* the model, or a recording */
   }
 }
 
@@ -336,8 +359,7 @@ static uint64_t uv__drain(struct session *s, int force) {
     const struct uvdb_record *span;
     unsigned n;
     while ((n = uvdb_ring_peek(r, &span)) > 0) {
-      for (unsigned k = 0; k < n; k++)
-        model_apply(&s->model, &span[k], r, s->shm);
+      feed_events(s, r, span, n); /* the model, or a recording (record.h) */
       uvdb_ring_release(r, n);
       taken += n;
     }
@@ -350,6 +372,19 @@ static uint64_t uv__drain(struct session *s, int force) {
 
 uint64_t session_drain(struct session *s) {
   return uv__drain(s, 1);
+}
+
+/* Has the target ended?  A child is waited for; an attached process is
+ * not ours to wait for: its pidfd says it ended, not how. */
+static int uv__ended(struct session *s, int *status) {
+  if (!s->attached)
+    return waitpid(s->pid, status, WNOHANG) == s->pid;
+  struct pollfd p = {s->pidfd, POLLIN, 0};
+  if (s->pidfd >= 0 ? poll(&p, 1, 0) <= 0 : kill(s->pid, 0) == 0 || errno != ESRCH)
+    return 0;
+  *status = 0;
+  s->exit_unknown = 1;
+  return 1;
 }
 
 static void uv__reap(struct session *s, int status) {
@@ -406,7 +441,7 @@ static int uv__poll_once(struct session *s, int flowing) {
     return busy;
   }
   int status;
-  if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+  if (uv__ended(s, &status))
     uv__reap(s, status);
   return busy;
 }
@@ -573,7 +608,7 @@ void session_check(struct session *s) {
   if (s->state != TARGET_RUNNING && s->state != TARGET_STOPPED)
     return;
   int status;
-  if (waitpid(s->pid, &status, WNOHANG) != s->pid)
+  if (!uv__ended(s, &status))
     return;
   int was_stopped = s->state == TARGET_STOPPED;
   uv__reap(s, status);
@@ -587,9 +622,176 @@ void session_kill(struct session *s) {
     return;
   kill(s->pid, SIGKILL);
   int status;
-  while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
-    ;
+  if (s->attached) {
+    struct pollfd p = {s->pidfd, POLLIN, 0};
+    if (s->pidfd >= 0)
+      poll(&p, 1, 5000);
+    status = SIGKILL; /* as waitpid would say it: killed by SIGKILL */
+    s->exit_unknown = 0;
+  } else {
+    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+      ;
+  }
   uv__reap(s, status);
+}
+
+/* What quitting does to the target, as in gdb: an attached process is
+ * detached from and runs on; a launched one dies with its debugger. */
+void session_leave(struct session *s) {
+  if (s->attached && (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED))
+    session_detach(s);
+  else
+    session_kill(s);
+}
+
+/* While the probe loads in an attached process, its hello is answered. */
+static void uv__attach_service(void *arg) {
+  struct session *s = arg;
+  struct pollfd p = {s->listen_fd, POLLIN, 0};
+  if (!s->probe_connected && poll(&p, 1, 0) > 0) {
+    int fd = uvdb_accept(s->listen_fd);
+    if (fd >= 0)
+      uv__handshake(s, fd);
+  }
+}
+
+/* Ask the main loop, parked for a moment as a view would park it, to start
+ * or stop V8's JIT names; a loop too busy to park does it at its next view. */
+static int uv__jit_names(struct session *s, uint32_t what) {
+  if (session_send(s, UVDB_MSG_JIT_NAMES, &what, sizeof(what)) != 0)
+    return -1;
+  struct uvdb_msg_pause p = {(uint32_t)s->pid, UVDB_STOP_QUERY};
+  if (session_send(s, UVDB_MSG_PAUSE, &p, sizeof(p)) != 0)
+    return -1;
+  s->query_waiting = 1;
+  int r = session_run_for(s, 500);
+  s->query_waiting = 0;
+  if (r == 1) {
+    s->model.stopped = 0;
+    if (session_send(s, UVDB_MSG_RESUME, NULL, 0) == 0)
+      s->state = TARGET_RUNNING;
+    return 0;
+  }
+  struct uvdb_msg_pause cancel = {(uint32_t)s->pid, 0};
+  if (r == 0)
+    session_send(s, UVDB_MSG_PAUSE, &cancel, sizeof(cancel));
+  return -1;
+}
+
+static int uv__perf_map_exists(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)pid);
+  return access(path, F_OK) == 0;
+}
+
+/* When the process started, in seconds since the epoch (0: unknown):
+ * /proc/PID/stat's start time after boot, plus /proc/stat's boot time. */
+static double uv__process_started(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "re");
+  size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+  if (f)
+    fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long long ticks = 0, btime = 0;
+  for (int field = 2; p && *p && field < 22; field++)
+    p = strchr(p + 1, ' ');
+  if (!p || sscanf(p, " %llu", &ticks) != 1 || !(f = fopen("/proc/stat", "re")))
+    return 0;
+  char line[256];
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "btime %llu", &btime) == 1)
+      break;
+  fclose(f);
+  return btime ? (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK) : 0;
+}
+
+/* A perf map older than its process is an earlier process's that had the
+ * same PID: not this one's names.  One of the user's own goes. */
+static void uv__remove_stale_perf_map(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)pid);
+  struct stat st;
+  double started = uv__process_started(pid);
+  if (stat(path, &st) == 0 && st.st_uid == geteuid() && started > 0 &&
+      (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 < started - 1)
+    unlink(path);
+}
+
+/* A node attached to writes no perf map unless started with a perf flag:
+ * the probe has V8 write one (where the main thread waited in epoll, else
+ * at the loop's first stop for a query), which uvdb removes as it leaves. */
+static void uv__attach_js_names(struct session *s, int had_map) {
+  s->jit_map_ours = 0;
+  if (!settings_js_names() || had_map || !strstr(s->probe_info, "4Heap14CollectGarbage") /* mangled */)
+    return; /* names there already, or not node (no V8 hooked) */
+  s->jit_map_ours = 1;
+  if (!uv__perf_map_exists(s->pid))
+    uv__jit_names(s, UVDB_JIT_NAMES_START);
+}
+
+int session_attach(struct session *s, pid_t pid) {
+  if (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED)
+    return uvdb_error("already debugging process %d: `detach` (or `kill`) it first", (int)s->pid);
+  char probe[4096];
+  if (uv__find_probe(probe, sizeof(probe)) != 0)
+    return uvdb_error("cannot find libuvdb-probe.so beside uvdb or in its install directory (set UVDB_PROBE)");
+  if (uv__fresh(s) != 0)
+    return -1;
+  s->pid = pid; /* the hello's handshake reads the process's symbols */
+  s->start_paused = 0;
+  char err[1024];
+  uv__remove_stale_perf_map(pid);
+  int had_map = uv__perf_map_exists(pid);
+  if (attach_inject(pid, probe, s->sock_path, settings_js_names() && !had_map, uv__attach_service, s, err,
+                    sizeof(err)) != 0) {
+    uv__close_target(s);
+    uv__unmap(s);
+    s->pid = 0;
+    return uvdb_error("%s", err);
+  }
+  if (!s->probe_connected) {
+    s->pid = 0;
+    return uvdb_error("the probe in process %d did not meet uvdb%s%s", (int)pid, s->no_libuv[0] ? ": " : "",
+                      s->no_libuv);
+  }
+  s->attached = 1;
+  s->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  s->state = TARGET_RUNNING;
+  s->background = 1; /* it runs while commands are read; views pause it for their time */
+  uv__attach_js_names(s, had_map);
+  return 0;
+}
+
+int session_loops_known(const struct session *s) {
+  int n = 0;
+  for (int i = 0; i < 64; i++)
+    n += s->model.loops[i].seen;
+  return n;
+}
+
+int session_detach(struct session *s) {
+  if (s->state != TARGET_RUNNING && s->state != TARGET_STOPPED)
+    return uvdb_error("the program is not being run");
+  if (s->jit_map_ours) {
+    if (s->state == TARGET_RUNNING)
+      uv__jit_names(s, UVDB_JIT_NAMES_STOP);
+    perfmap_finish(s->pid); /* read whole, then removed: the names serve the profile still */
+    s->jit_map_ours = 0;
+  }
+  session_drain(s);
+  profile_ended(&s->profile); /* what was sampled stays, for reports and exports */
+  uv__close_target(s);        /* the agent sees it: resumes a stopped loop, gives back its signals, ends */
+  char err[1024];
+  int r = attach_remove(s->pid, err, sizeof(err));
+  uv__unmap(s);
+  s->state = TARGET_NONE;
+  s->background = 0;
+  if (r != 0)
+    return uvdb_error("detached, but the probe's hooks stay (quiet) in process %d: %s", (int)s->pid, err);
+  return 0;
 }
 
 static const char *const uv__stop_reasons[] = {"",           "interrupt", "start",  "interrupt", "breakpoint",
@@ -657,7 +859,10 @@ void session_report_state(struct session *s, const char *command) {
     json_int(j, "pid", s->pid);
     if (s->state == TARGET_EXITED) {
       json_str(j, "state", "exited");
-      if (s->term_signal >= 0) {
+      if (s->exit_unknown) {
+        json_null(j, "exit_code");
+        json_null(j, "signal");
+      } else if (s->term_signal >= 0) {
         json_null(j, "exit_code");
         json_str(j, "signal", sigabbrev_np(s->term_signal));
       } else {
@@ -699,7 +904,9 @@ void session_report_state(struct session *s, const char *command) {
     return;
   }
   if (s->state == TARGET_EXITED) {
-    if (s->term_signal >= 0)
+    if (s->exit_unknown)
+      printf("[process %d exited (not uvdb's child: how, only its parent knows)]\n", (int)s->pid);
+    else if (s->term_signal >= 0)
       printf("[process %d killed by signal SIG%s]\n", (int)s->pid, sigabbrev_np(s->term_signal));
     else
       printf("[process %d exited with code %d]\n", (int)s->pid, s->exit_code);
@@ -710,6 +917,9 @@ void session_report_state(struct session *s, const char *command) {
     if (fn && st->reason == UVDB_STOP_FINISH)
       printf("Loop %d returned from %s (%s, iteration %llu)\n", st->loop_id, fn, phase_name(st->phase),
              (unsigned long long)st->iteration);
+    else if (st->microtasks) /* `break microtasks`: fn is the callback the checkpoint ends */
+      printf("%s %d, loop %d at a microtask checkpoint%s%s (%s, iteration %llu)\n", uv__bp_word(s, st->bp_id), st->bp_id,
+             st->loop_id, fn ? ", in callback " : "", fn ? fn : "", phase_name(st->phase), (unsigned long long)st->iteration);
     else if (fn && st->bp_id)
       printf("%s %d, loop %d in callback %s (%s, iteration %llu)\n", uv__bp_word(s, st->bp_id), st->bp_id, st->loop_id, fn,
              phase_name(st->phase), (unsigned long long)st->iteration);

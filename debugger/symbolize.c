@@ -48,7 +48,10 @@ static pid_t uv__next_thread(Dwfl *dwfl, void *arg, void **thread_arg) {
 static bool uv__memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg) {
   (void)dwfl;
   struct symbolizer *sym = arg;
-  if (sym->snap && addr >= sym->snap_base && addr + sizeof(*result) <= sym->snap_base + sym->snap_len) {
+  /* Offsets, not ends: the base and length come from the target and
+   * addr from its stack, so base + len or addr + 8 may wrap. */
+  if (sym->snap && addr >= sym->snap_base && addr - sym->snap_base <= sym->snap_len &&
+      sym->snap_len - (addr - sym->snap_base) >= sizeof(*result)) {
     memcpy(result, sym->snap + (addr - sym->snap_base), sizeof(*result));
     return true;
   }
@@ -123,14 +126,141 @@ int symbolizer_unwind_copy(struct symbolizer *sym, pid_t tid, const struct uvdb_
   return f.n;
 }
 
+/* A module's functions (and data: vtables name C++ objects) by address.  libdwfl's dwfl_module_addrinfo walks
+ * the whole symbol table for each address, and node has some 100k symbols:
+ * a profile's report took seconds.  Built once per module, then searched;
+ * names are demangled once, when first shown. */
+struct uv__fn {
+  uint64_t start, size;
+  const char *raw; /* libdwfl's string, alive as long as the module */
+  char *shown;     /* demangled, or NULL until asked */
+  int rank;        /* among aliases, lower is shown: global, default version */
+  int index;
+};
+
+struct uv__fns {
+  size_t n;
+  struct uv__fn v[];
+};
+
+static int uv__fn_order(const void *a, const void *b) {
+  const struct uv__fn *x = a, *y = b;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  if (x->size != y->size)
+    return x->size < y->size ? 1 : -1; /* a sized alias before a sizeless one */
+  return x->rank != y->rank ? x->rank - y->rank : x->index - y->index;
+}
+
+/* An alias's rank: global before weak before local, and the default
+ * version ("fn@@GLIBC_2.34", or none) before an old one ("fn@GLIBC_2.2.5"). */
+static int uv__fn_rank(const GElf_Sym *s, const char *raw) {
+  int bind = GELF_ST_BIND(s->st_info);
+  const char *at = strchr(raw, '@');
+  return 2 * (bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2) + (at && at[1] != '@');
+}
+
+static struct uv__fns *uv__fns_build(Dwfl_Module *mod) {
+  int n = dwfl_module_getsymtab(mod);
+  struct uv__fns *t = malloc(sizeof(*t) + (size_t)(n > 0 ? n : 0) * sizeof(struct uv__fn));
+  if (!t)
+    return NULL;
+  t->n = 0;
+  for (int i = 1; i < n; i++) {
+    GElf_Sym s;
+    GElf_Addr addr;
+    const char *raw = dwfl_module_getsym_info(mod, i, &s, &addr, NULL, NULL, NULL);
+    int type = raw ? GELF_ST_TYPE(s.st_info) : -1;
+    if (!raw || !*raw || s.st_shndx == SHN_UNDEF || !addr ||
+        (type != STT_FUNC && type != STT_GNU_IFUNC && type != STT_NOTYPE && type != STT_OBJECT))
+      continue;
+    t->v[t->n++] = (struct uv__fn){addr, s.st_size, raw, NULL, uv__fn_rank(&s, raw), i};
+  }
+  qsort(t->v, t->n, sizeof(t->v[0]), uv__fn_order);
+  return t;
+}
+
+static struct uv__fns *uv__module_fns(Dwfl_Module *mod) {
+  void **userdata = NULL;
+  dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL);
+  if (!userdata)
+    return NULL;
+  if (!*userdata)
+    *userdata = uv__fns_build(mod);
+  return *userdata;
+}
+
+/* The function holding addr: the last one starting at or before it that
+ * covers it (a few back, for one nested in another), else a sizeless
+ * symbol just before it (hand-written assembly, V8's builtins). */
+static struct uv__fn *uv__fn_at(Dwfl_Module *mod, uint64_t addr) {
+  struct uv__fns *t = uv__module_fns(mod);
+  if (!t || !t->n || addr < t->v[0].start)
+    return NULL;
+  size_t lo = 0, hi = t->n; /* the first entry starting after addr */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (t->v[mid].start <= addr)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  size_t first = lo - 1; /* the best of the aliases starting where it does (sorted first) */
+  while (first > 0 && t->v[first - 1].start == t->v[first].start)
+    first--;
+  for (size_t i = first + 1, k = 0; i-- > 0 && k < 16; k++) {
+    if (i < first && i > 0 && t->v[i - 1].start == t->v[i].start)
+      continue; /* an outer function's lesser alias: its best comes next */
+    if (t->v[i].size && addr < t->v[i].start + t->v[i].size)
+      return &t->v[i];
+  }
+  return t->v[first].size ? NULL : &t->v[first];
+}
+
+static const char *uv__fn_shown(struct uv__fn *f) {
+  if (!f->shown && f->raw[0] == '_' && f->raw[1] == 'Z') {
+    int status = -1;
+    char *plain = __cxa_demangle(f->raw, NULL, NULL, &status);
+    if (status == 0 && plain)
+      f->shown = plain;
+    else
+      free(plain);
+  }
+  return f->shown ? f->shown : f->raw;
+}
+
+static int uv__fns_free(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start, void *arg) {
+  (void)mod, (void)name, (void)start, (void)arg;
+  struct uv__fns *t = *userdata;
+  for (size_t i = 0; t && i < t->n; i++)
+    free(t->v[i].shown);
+  free(t);
+  *userdata = NULL;
+  return DWARF_CB_OK;
+}
+
 void symbolizer_close(struct symbolizer *sym) {
   if (!sym)
     return;
+  dwfl_getmodules(sym->dwfl, uv__fns_free, NULL, 0);
   dwfl_end(sym->dwfl);
   free(sym);
 }
 
+/* A recording's names (uvdb report): asked when there is no process. */
+static const char *(*uv__offline_name)(uint64_t addr);
+static const char *(*uv__offline_module)(uint64_t addr);
+
+void symbolizer_set_offline(const char *(*name)(uint64_t addr), const char *(*module)(uint64_t addr)) {
+  uv__offline_name = name;
+  uv__offline_module = module;
+}
+
 const char *symbolize_module(struct symbolizer *sym, uint64_t addr) {
+  if (!sym && uv__offline_module) {
+    const char *module = uv__offline_module(addr);
+    return module ? module : "";
+  }
   Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
   const char *name = mod ? dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL) : NULL;
   const char *slash = name ? strrchr(name, '/') : NULL;
@@ -142,6 +272,11 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
     snprintf(buf, cap, "(none)");
     return buf;
   }
+  const char *recorded = !sym && uv__offline_name ? uv__offline_name(addr) : NULL;
+  if (recorded) {
+    snprintf(buf, cap, "%s", recorded);
+    return buf;
+  }
   Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
   if (!mod) { /* JIT code: V8's perf map names it */
     const char *js = sym ? perfmap_lookup(sym->pid, addr) : NULL;
@@ -151,18 +286,13 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
       snprintf(buf, cap, "0x%llx", (unsigned long long)addr);
     return buf;
   }
-  GElf_Off off = 0;
-  GElf_Sym s;
-  const char *name = dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL);
-  if (name) {
-    int status = -1;
-    char *plain = name[0] == '_' && name[1] == 'Z' ? __cxa_demangle(name, NULL, NULL, &status) : NULL;
-    const char *shown = status == 0 && plain ? plain : name;
+  struct uv__fn *f = uv__fn_at(mod, addr);
+  if (f) {
+    uint64_t off = addr - f->start;
     if (off)
-      snprintf(buf, cap, "%s+0x%llx", shown, (unsigned long long)off);
+      snprintf(buf, cap, "%s+0x%llx", uv__fn_shown(f), (unsigned long long)off);
     else
-      snprintf(buf, cap, "%s", shown);
-    free(plain);
+      snprintf(buf, cap, "%s", uv__fn_shown(f));
     return buf;
   }
   Dwarf_Addr base;
@@ -383,9 +513,6 @@ int symbolizer_suggest(struct symbolizer *sym, const char *glob, char *out, size
 
 uint64_t symbolizer_function_size(struct symbolizer *sym, uint64_t addr) {
   Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
-  GElf_Off off = 0;
-  GElf_Sym s;
-  if (!mod || !dwfl_module_addrinfo(mod, addr, &off, &s, NULL, NULL, NULL) || off != 0)
-    return 0;
-  return s.st_size;
+  struct uv__fn *f = mod ? uv__fn_at(mod, addr) : NULL;
+  return f && f->start == addr ? f->size : 0;
 }

@@ -23,6 +23,10 @@ int symbolizer_unwind(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_
 int symbolizer_unwind_copy(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs,
                            const uint8_t *stack, uint64_t stack_base, uint64_t stack_len, uint64_t *pcs, int max);
 
+/* Without a process (sym NULL), names and modules come from these, when
+ * set: a recording's table (uvdb report); NULL from them: not known. */
+void symbolizer_set_offline(const char *(*name)(uint64_t addr), const char *(*module)(uint64_t addr));
+
 /* The file name of the module holding addr ("libuv.so.1.0.0"), or "". */
 const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
 

@@ -120,6 +120,21 @@ static int uv__by_ts(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* A blocked stretch ends at the boundary the watchdog saw, a little after
+ * the end of the phase it ran in (the one that began at or before it and
+ * ended after it began): clamped to that phase, so that the
+ * slices on the loop's track nest as the format requires.  The phase's
+ * record is near it in the timeline (the same ring, read together). */
+static uint64_t uv__blocked_end(uint64_t first, uint64_t at, const struct timeline_entry *b) {
+  uint64_t end = b->r.y;
+  for (uint64_t k = at > first + 512 ? at - 512 : first; k < uv__tl.written && k < at + 512; k++) {
+    const struct timeline_entry *p = &uv__tl.e[k % TIMELINE_CAP];
+    if (p->tid == b->tid && p->r.type == UVDB_EV_PHASE && p->r.ts <= b->r.ts && p->r.y > b->r.ts && p->r.y < end)
+      end = p->r.y;
+  }
+  return end;
+}
+
 int timeline_export_chrome(struct session *s, const char *path) {
   if (!s->shm || !uv__tl.written)
     return uvdb_error("no events to export: the program has not run under uvdb yet");
@@ -162,10 +177,15 @@ int timeline_export_chrome(struct session *s, const char *path) {
     for (int k = 0; k < nnamed; k++)
       known |= named[k] == e->tid;
     if (!known && nnamed < 256) {
-      char name[64];
+      char name[96], label[32] = "";
       int is_loop = r->type != UVDB_EV_POOL_START && r->type != UVDB_EV_POOL_END;
-      snprintf(name, sizeof(name), is_loop ? "loop %u (thread %u)" : "thread-pool worker (thread %u)",
-               is_loop ? (unsigned)r->loop_id : e->tid, e->tid);
+      if (is_loop && loop_label && r->loop_id > 0 && r->loop_id <= 64) /* "loop 3 (thread 123) worker 1" */
+        loop_label(s, r->loop_id, label, sizeof(label), NULL, NULL);
+      if (is_loop)
+        snprintf(name, sizeof(name), "loop %u (thread %u)%s%s", (unsigned)r->loop_id, e->tid, label[0] ? " " : "",
+                 label);
+      else
+        snprintf(name, sizeof(name), "thread-pool worker (thread %u)", e->tid);
       uv__thread_name(&w, e->tid, name);
       named[nnamed++] = e->tid;
     }
@@ -184,7 +204,7 @@ int timeline_export_chrome(struct session *s, const char *path) {
       uv__slice(&w, "epoll wait", "wait", e->tid, r->ts, r->y, args);
       break;
     case UVDB_EV_BLOCKED:
-      uv__slice(&w, "blocked", "blocking", e->tid, r->ts, r->y, NULL);
+      uv__slice(&w, "blocked", "blocking", e->tid, r->ts, uv__blocked_end(first, i, e), NULL);
       break;
     case UVDB_EV_GC:
       snprintf(args, sizeof(args), "{\"space\":%u,\"reason\":%llu}", r->a32, (unsigned long long)r->x);

@@ -48,6 +48,9 @@ struct loop_model {
   uint32_t tid;
   char thread[16];
   uint64_t iterations, runs;
+  uint64_t caller; /* where its first uv_run returns to: what kind of loop (info loops) */
+  int ended;       /* uv_loop_close ended it: it runs no more */
+  int kind;        /* enum loop_kind, once named (0: not yet) */
   int running; /* inside uv_run */
   struct phase_stats phase[UVDB_PHASE_COUNT];
   int cur_order[UVDB_MAX_ORDER], ncur;
@@ -69,6 +72,7 @@ struct stop_info {
   uint64_t callback; /* the function a callback stop is in (or returned from), 0 at a phase boundary */
   unsigned pool_depth; /* a thread-pool queue stop: the depth reached */
   double blocked_ms;   /* a blocked stop: how long the stretch that just ended blocked */
+  int microtasks;      /* `break microtasks`: before a checkpoint (callback: the one it runs in) */
 };
 
 struct model {
@@ -97,10 +101,21 @@ const char *event_name(int type);
 double ticks_to_ns(const struct uvdb_shm_header *shm, uint64_t ticks);
 uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc);
 
+/* ---- what each loop is (cmd_info.c): main, a Worker's, Node's own ---- */
+enum loop_kind { LOOP_KIND_UNKNOWN, LOOP_KIND_MAIN, LOOP_KIND_WORKER, LOOP_KIND_PLATFORM, LOOP_KIND_INSPECTOR,
+                 LOOP_KIND_TRACING, LOOP_KIND_OTHER };
+/* "main", "worker 2", "node platform", ...: into buf; its kind and, for a
+ * Worker's loop, its number among them in *worker (1-based). */
+const char *loop_label(struct session *s, int id, char *buf, size_t cap, int *kind, int *worker)
+    __attribute__((weak)); /* the unit tests link the timeline without it */
+const char *loop_kind_name(int kind);
+/* A Worker's loop ended: one line.  Weak: the unit tests link the model alone. */
+void loop_report_end(int id) __attribute__((weak));
+
 /* ---- breakpoints (cmd_break.c) ---- */
 #define UVDB_MAX_BREAKPOINTS 64
 
-enum breakpoint_type { BP_PHASE, BP_CALLBACK, BP_POOL_QUEUE, BP_BLOCKED };
+enum breakpoint_type { BP_PHASE, BP_CALLBACK, BP_POOL_QUEUE, BP_BLOCKED, BP_MICROTASKS };
 #define UVDB_BP_MAX_LOCATIONS 64
 
 struct breakpoint {
@@ -150,6 +165,10 @@ struct session {
   int query_paused;  /* a view parked a running loop: resumed after the command */
   int step_armed;   /* fprobes armed for `step` */
   int step_request; /* the next resume is a `step`: keep them armed */
+  int attached;     /* the target was running before uvdb came (attach): not our child */
+  int pidfd;        /* an attached target's: readable once it has ended */
+  int exit_unknown; /* it ended, and not being its parent uvdb cannot know how */
+  int jit_map_ours; /* the probe had V8 write /tmp/perf-PID.map: removed at detach */
 };
 
 extern struct session uvdb_session;
@@ -167,6 +186,11 @@ int session_send(struct session *s, uint32_t type, const void *payload, size_t l
 int session_step(struct session *s); /* park the stopped loop at its next safepoint */
 struct symbolizer *session_symbolizer(struct session *s); /* of the running image, cached */
 void session_kill(struct session *s);
+/* Quitting: detach from an attached process, kill a launched one. */
+void session_leave(struct session *s);
+int session_attach(struct session *s, pid_t pid); /* debugger/session.c, by way of attach.c */
+int session_detach(struct session *s);            /* the code back as it was; the process runs on */
+int session_loops_known(const struct session *s);
 void session_check(struct session *s); /* report a target that died between commands */
 uint64_t session_drain(struct session *s);
 void session_report_state(struct session *s, const char *command);
@@ -250,6 +274,9 @@ int cmd_run(struct session *s, int argc, char **argv);
 int cmd_start(struct session *s, int argc, char **argv);
 int cmd_continue(struct session *s, int argc, char **argv);
 int cmd_kill(struct session *s, int argc, char **argv);
+int cmd_attach(struct session *s, int argc, char **argv);
+int cmd_detach(struct session *s, int argc, char **argv);
+int cmd_sleep(struct session *s, int argc, char **argv);
 int cmd_interrupt(struct session *s, int argc, char **argv);
 int cmd_top(struct session *s, int argc, char **argv);
 int cmd_quit(struct session *s, int argc, char **argv);

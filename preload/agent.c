@@ -10,6 +10,7 @@
 #include "probe.h"
 #include "rawsys.h"
 #include <errno.h>
+#include <linux/futex.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
@@ -21,6 +22,12 @@
 #include <time.h>
 
 #define AGENT_STACK (64 * 1024)
+
+/* The agent's thread id while it lives: the kernel clears it and wakes
+ * futex waiters as the thread exits (CLONE_CHILD_CLEARTID), so a later
+ * attach knows when the stack is free to serve a new agent. */
+static _Atomic int uv__agent_tid;
+static void *uv__agent_stack;
 
 static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
   switch (type) {
@@ -72,6 +79,13 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     if (len >= sizeof(p))
       __builtin_memcpy(&p, payload, sizeof(p));
     uvdb_profile_configure(p.period_ns, p.wall, p.threads);
+    break;
+  }
+  case UVDB_MSG_JIT_NAMES: {
+    uint32_t what = 0;
+    if (len >= sizeof(what))
+      __builtin_memcpy(&what, payload, sizeof(what));
+    atomic_store(&uvdb_probe.jit_work, (int)what);
     break;
   }
   case UVDB_MSG_FPROBES:
@@ -141,23 +155,46 @@ static int uv__agent_main(void *arg) {
   atomic_store(&uvdb_probe.active, 0);
   uvdb_release_all();
   uvdb_safepoint_release_signal();
+  uvdb_profile_release_signal();
+  uvdb_jit_names_abandon();
+  uvdb_rings_forget();
   uvdb_sys1(SYS_close, sock);
   return 0; /* clone's trampoline ends the thread with SYS_exit */
 }
 
+int uvdb_agent_running(void) {
+  return atomic_load(&uv__agent_tid) != 0;
+}
+
+int uvdb_agent_wait_exit(int ms) {
+  for (int waited = 0; waited < ms; waited += 10) {
+    int tid = atomic_load(&uv__agent_tid);
+    if (!tid)
+      return 0;
+    struct timespec ten = {0, 10 * 1000 * 1000};
+    uvdb_sys4(SYS_futex, &uv__agent_tid, FUTEX_WAIT, tid, &ten);
+  }
+  return atomic_load(&uv__agent_tid) ? -1 : 0;
+}
+
+/* One stack for every agent of the process's life: attach and detach fifty
+ * times, and the target holds one. */
 int uvdb_agent_start(int sock) {
-  void *stack = mmap(NULL, AGENT_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED)
+  if (uvdb_agent_running())
     return -1;
+  if (!uv__agent_stack) {
+    void *stack = mmap(NULL, AGENT_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+      return -1;
+    uv__agent_stack = stack;
+  }
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited: the target's signals are not ours */
-  int flags = CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
-  int tid = clone(uv__agent_main, (char *)stack + AGENT_STACK, flags, (void *)(intptr_t)sock);
+  int flags = CLONE_VM | CLONE_FS | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_PARENT_SETTID |
+              CLONE_CHILD_CLEARTID;
+  int tid = clone(uv__agent_main, (char *)uv__agent_stack + AGENT_STACK, flags, (void *)(intptr_t)sock,
+                  (pid_t *)&uv__agent_tid, NULL, (pid_t *)&uv__agent_tid);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
-  if (tid < 0) {
-    munmap(stack, AGENT_STACK);
-    return -1;
-  }
-  return 0;
+  return tid < 0 ? -1 : 0;
 }

@@ -5,5 +5,9 @@
 /* Start the agent on `sock`; on success the agent owns it and the caller
  * must close its own copy.  0 or -1. */
 int uvdb_agent_start(int sock);
+/* Is an agent alive (a debugger attached, or one just leaving)? */
+int uvdb_agent_running(void);
+/* Wait up to ms for the agent to end: 0 when it has. */
+int uvdb_agent_wait_exit(int ms);
 
 #endif

@@ -32,7 +32,8 @@ int uvdb_elf_open(struct uvdb_elf *e, const char *path) {
   e->len = (size_t)st.st_size;
   const Elf64_Ehdr *eh = m;
   if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
-      eh->e_shentsize != sizeof(Elf64_Shdr) || !uv__in_file(e, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr))) {
+      eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff % _Alignof(Elf64_Shdr) != 0 ||
+      !uv__in_file(e, eh->e_shoff, (uint64_t)eh->e_shnum * sizeof(Elf64_Shdr))) {
     uvdb_elf_close(e);
     return -1;
   }
@@ -40,7 +41,9 @@ int uvdb_elf_open(struct uvdb_elf *e, const char *path) {
   for (unsigned i = 0; i < eh->e_shnum; i++) {
     if (sh[i].sh_type != SHT_SYMTAB && sh[i].sh_type != SHT_DYNSYM)
       continue;
-    if (sh[i].sh_link >= eh->e_shnum || sh[i].sh_entsize != sizeof(Elf64_Sym))
+    /* Tables are read in place: a misaligned one (no linker makes one) is skipped. */
+    if (sh[i].sh_link >= eh->e_shnum || sh[i].sh_entsize != sizeof(Elf64_Sym) ||
+        sh[i].sh_offset % _Alignof(Elf64_Sym) != 0)
       continue;
     const Elf64_Shdr *str = &sh[sh[i].sh_link];
     if (!uv__in_file(e, sh[i].sh_offset, sh[i].sh_size) || !uv__in_file(e, str->sh_offset, str->sh_size) ||
@@ -65,7 +68,7 @@ static void uv__scan(const Elf64_Sym *syms, size_t nsym, const char *str, size_t
                      struct uvdb_elf_want *want, size_t n) {
   for (size_t s = 0; s < nsym; s++) {
     const Elf64_Sym *sym = &syms[s];
-    if (ELF64_ST_TYPE(sym->st_info) != STT_FUNC || sym->st_shndx == SHN_UNDEF || sym->st_name >= strlen_)
+    if ((ELF64_ST_TYPE(sym->st_info) != STT_FUNC && ELF64_ST_TYPE(sym->st_info) != STT_OBJECT) || sym->st_shndx == SHN_UNDEF || sym->st_name >= strlen_)
       continue;
     const char *name = str + sym->st_name;
     size_t room = strlen_ - sym->st_name;

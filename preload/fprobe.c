@@ -329,3 +329,18 @@ void uvdb_fprobe_disarm_all(void) {
       *(volatile uint8_t *)flag = 0;
   }
 }
+
+/* Detach: every other thread is stopped; the functions get their bytes back
+ * and the slots are free for the next session. */
+void uvdb_fprobe_remove_all(void) {
+  for (unsigned i = 0; i < UVDB_FPROBE_SLOTS; i++) {
+    struct uv__fprobe *p = &uv__fprobes[i];
+    if (!atomic_load(&p->flag))
+      continue;
+    *(volatile uint8_t *)atomic_load(&p->flag) = 0;
+    if (uvdb_hook_remove(&p->hook) == 0) {
+      atomic_store(&p->flag, NULL);
+      p->addr = 0;
+    }
+  }
+}

@@ -311,3 +311,29 @@ int uvdb_hook_remove(struct uvdb_hook *h) {
   h->installed = 0;
   return 0;
 }
+
+/* The first load from rip-relative memory among a function's first few
+ * instructions (uv_default_loop reads its default_loop_ptr so in every
+ * build seen); NULL if there is none. */
+const void *uvdb_hook_first_rip_load(const void *fn, size_t max_insns) {
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  const uint8_t *p = fn;
+  for (size_t i = 0, off = 0; p && i < max_insns; i++) {
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, p + off, 16, &insn, ops)))
+      return NULL;
+    if (insn.mnemonic == ZYDIS_MNEMONIC_MOV && insn.operand_count_visible == 2 &&
+        ops[1].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[1].mem.base == ZYDIS_REGISTER_RIP) {
+      ZyanU64 abs;
+      if (ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[1], (ZyanU64)(uintptr_t)(p + off), &abs)))
+        return (const void *)(uintptr_t)abs;
+    }
+    if (insn.meta.category == ZYDIS_CATEGORY_RET || insn.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
+        insn.meta.category == ZYDIS_CATEGORY_COND_BR || insn.meta.category == ZYDIS_CATEGORY_CALL)
+      return NULL;
+    off += insn.length;
+  }
+  return NULL;
+}

@@ -42,6 +42,8 @@ uint8_t *uvdb_hook_alloc_near(const void *near, size_t len);
 uint8_t *uvdb_hook_alloc_near_data(const void *near, size_t len);
 /* /proc/self/maps, read into a static buffer (install time only). */
 const char *uvdb_hook_self_maps(void);
+/* The address the first rip-relative mov among fn's first instructions reads. */
+const void *uvdb_hook_first_rip_load(const void *fn, size_t max_insns);
 /* Copy bytes over code (made writable for the copy, then R-X again). */
 int uvdb_hook_write_code(uint8_t *at, const uint8_t *bytes, size_t len);
 

@@ -20,6 +20,8 @@ static const char *const uv__pool_names[UVDB_POOL_COUNT] = {
     "uv__getaddrinfo_work", "uv__getnameinfo_work", "uv__random_work",
     "_ZN2v88internal4Heap14CollectGarbageENS0_15AllocationSpaceENS0_23GarbageCollectionReasonENS_15GCCallbackFlagsE",
     "_ZN2v88internal14MicrotaskQueue13RunMicrotasksEPNS0_7IsolateE",
+    "uv_loop_close",
+    "_ZN2v88internal14MicrotaskQueue11kSizeOffsetE",
 };
 
 size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max) {

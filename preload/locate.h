@@ -28,6 +28,8 @@ enum uvdb_pool_fn {
   UVDB_POOL_RANDOM_WORK,
   UVDB_V8_COLLECT_GARBAGE, /* V8 inside node: its garbage collections, */
   UVDB_V8_RUN_MICROTASKS,  /* and its microtask checkpoints */
+  UVDB_LOOP_CLOSE,         /* uv_loop_close: a loop's end (a Worker's, with its thread) */
+  UVDB_V8_MICROTASK_SIZE_OFFSET, /* data: where a MicrotaskQueue keeps its length */
   UVDB_POOL_COUNT
 };
 

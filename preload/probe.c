@@ -6,8 +6,10 @@
 #include "agent.h"
 #include "transport.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,12 @@ struct uvdb_probe_state uvdb_probe;
 __thread struct uvdb_thread uvdb_self __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t uv__ring_key;
+static pthread_once_t uv__ring_key_once = PTHREAD_ONCE_INIT;
+
+/* Which thread holds each ring, so that a leaving debugger can make them
+ * all forget theirs; BUSY while one is being told. */
+static _Atomic(struct uvdb_thread *) uv__ring_owner[UVDB_MAX_RINGS];
+#define UV__OWNER_BUSY ((struct uvdb_thread *)1)
 
 static uint64_t uv__mono_ns(void) {
   struct timespec ts;
@@ -30,10 +38,37 @@ static uint64_t uv__mono_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void uv__ring_retire(void *ring) {
-  struct uvdb_ring *r = ring;
-  if (r->tid == (uint32_t)syscall(SYS_gettid)) /* a forked child's copy of a key is not its ring */
-    atomic_store_explicit(&r->state, UVDB_RING_RETIRED, memory_order_release);
+static unsigned uv__ring_index(const struct uvdb_ring *r) {
+  return (unsigned)(r - uvdb_shm_ring(uvdb_probe.shm, 0));
+}
+
+/* The thread ends: its ring goes back to the reader, unless the ring is of
+ * a session gone (forgotten) or a forked child's copy of the key. */
+static void uv__ring_retire(void *unused) {
+  (void)unused;
+  struct uvdb_ring *r = uvdb_self.ring;
+  if (!r || !uvdb_probe.shm || r->tid != (uint32_t)syscall(SYS_gettid))
+    return;
+  unsigned i = uv__ring_index(r);
+  if (i >= UVDB_MAX_RINGS)
+    return;
+  for (;;) {
+    struct uvdb_thread *o = atomic_load(&uv__ring_owner[i]);
+    if (o == UV__OWNER_BUSY) {
+      sched_yield();
+      continue;
+    }
+    if (o != &uvdb_self)
+      return; /* forgotten meanwhile */
+    if (atomic_compare_exchange_strong(&uv__ring_owner[i], &o, NULL))
+      break;
+  }
+  uvdb_self.ring = NULL;
+  atomic_store_explicit(&r->state, UVDB_RING_RETIRED, memory_order_release);
+}
+
+static void uv__ring_key_create(void) {
+  pthread_key_create(&uv__ring_key, uv__ring_retire);
 }
 
 /* First event of a thread: claim a free ring (the reader frees retired ones). */
@@ -51,11 +86,23 @@ struct uvdb_ring *uvdb_ring_claim(void) {
     r->tail_cache = atomic_load(&r->tail);
     atomic_store_explicit(&r->state, UVDB_RING_LIVE, memory_order_release);
     uvdb_self.ring = r;
-    pthread_setspecific(uv__ring_key, r);
+    atomic_store(&uv__ring_owner[i], &uvdb_self);
+    pthread_setspecific(uv__ring_key, r); /* only so that the destructor runs */
     return r;
   }
   atomic_fetch_add(&uvdb_probe.shm->rings_exhausted, 1);
   return NULL;
+}
+
+/* The agent, as its debugger leaves (the hooks emit nothing by then). */
+void uvdb_rings_forget(void) {
+  for (unsigned i = 0; i < UVDB_MAX_RINGS; i++) {
+    struct uvdb_thread *o = atomic_load(&uv__ring_owner[i]);
+    if (!o || o == UV__OWNER_BUSY || !atomic_compare_exchange_strong(&uv__ring_owner[i], &o, UV__OWNER_BUSY))
+      continue;
+    *(struct uvdb_ring *volatile *)&o->ring = NULL;
+    atomic_store(&uv__ring_owner[i], NULL);
+  }
 }
 
 /* The first reference point of the TSC; the debugger adds later ones (the
@@ -94,12 +141,69 @@ static int uv__shm_create(void) {
   return fd;
 }
 
-/* Every hook the probe places, and where its function was found. */
-#define MAX_HOOKS (UVDB_FN_COUNT + 5)
+/* Every hook the probe places, and where its function was found: found
+ * and prepared once, installed and removed as debuggers come and go. */
+#define MAX_HOOKS (UVDB_FN_COUNT + 6) /* + uv_loop_close (with the V8 hooks) */
 struct uv__hooked {
   struct uvdb_hook *hook;
   const struct uvdb_located_fn *fn;
 };
+static struct uv__hooked uv__hooks[MAX_HOOKS];
+static size_t uv__nhooks;
+static int uv__found = -1; /* libuv: -1 not looked for yet */
+
+static void uv__add_hooks(struct uvdb_hook *h, size_t n, const struct uvdb_located_fn **located) {
+  for (size_t i = 0; i < n && uv__nhooks < MAX_HOOKS; i++)
+    uv__hooks[uv__nhooks++] = (struct uv__hooked){&h[i], located ? located[i] : &uvdb_probe.lib.fn[i]};
+}
+
+static int uv__locate_once(void) {
+  if (uv__found >= 0)
+    return uv__found;
+  uv__found = uvdb_locate_libuv(&uvdb_probe.lib) == 0;
+  if (!uv__found)
+    return 0;
+  size_t n;
+  const struct uvdb_located_fn *located[3]; /* the V8 hooks and uv_loop_close */
+  struct uvdb_hook *h = uvdb_loop_hooks(&n);
+  uv__add_hooks(h, n, NULL);
+  h = uvdb_pool_hooks(&n, located);
+  uv__add_hooks(h, n, located);
+  h = uvdb_blocking_hooks(&n, located);
+  uv__add_hooks(h, n, located);
+  h = uvdb_v8_hooks(&n, located);
+  uv__add_hooks(h, n, located);
+  for (size_t i = 0; i < uv__nhooks; i++)
+    if (!uv__hooks[i].hook->target)
+      snprintf(uv__hooks[i].hook->reason, sizeof(uv__hooks[i].hook->reason),
+               "not found (no symbol, no known call pattern)");
+    else
+      uvdb_hook_prepare(uv__hooks[i].hook);
+  return 1;
+}
+
+static void uv__install_all(void) {
+  for (size_t i = 0; i < uv__nhooks; i++)
+    if (uv__hooks[i].hook->stub)
+      uvdb_hook_install(uv__hooks[i].hook); /* a refusal is in its reason, reported in the hello */
+}
+
+static int uv__remove_all(void) {
+  int removed = 0;
+  for (size_t i = 0; i < uv__nhooks; i++)
+    if (uv__hooks[i].hook->installed && uvdb_hook_remove(uv__hooks[i].hook) == 0)
+      removed++;
+  return removed;
+}
+
+/* The default loop if the program made one: uv_default_loop() would make
+ * it where none is, so the pointer it returns is read instead (its first
+ * rip-relative load, in every build seen). */
+static void *uv__default_loop(void) {
+  const void *fn = dlsym(RTLD_DEFAULT, "uv_default_loop");
+  void *const *ptr = fn ? uvdb_hook_first_rip_load(fn, 6) : NULL;
+  return ptr ? *ptr : NULL;
+}
 
 /* How much of the thread pool the hooks see, for `info probe`. */
 static const char *uv__pool_coverage(const struct uv__hooked *h, size_t n) {
@@ -119,16 +223,18 @@ static const char *uv__pool_coverage(const struct uv__hooked *h, size_t n) {
 }
 
 /* What `info probe` shows: key=value lines. */
-static size_t uv__describe(char *buf, size_t cap, int found, const struct uv__hooked *hooks, size_t nhooks) {
+static size_t uv__describe(char *buf, size_t cap, int found, int attached) {
+  const struct uv__hooked *hooks = uv__hooks;
+  size_t nhooks = uv__nhooks;
   const struct uvdb_libuv *lib = &uvdb_probe.lib;
   char exe[512];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   exe[n > 0 ? n : 0] = '\0';
   size_t off = (size_t)snprintf(buf, cap,
                                 "protocol=%d\nprobe_version=%s\npid=%d\nexe=%s\nlibuv=%s\nlibuv_how=%s\nclock=tsc\n"
-                                "kick_signal=%d\n",
+                                "kick_signal=%d\nattached=%d\n",
                                 UVDB_PROTOCOL_VERSION, UVDB_VERSION_STRING, getpid(), exe, found ? "found" : "none",
-                                lib->how, uvdb_probe.kick_signal);
+                                lib->how, uvdb_probe.kick_signal, attached);
   if (found && off < cap) {
     unsigned major = lib->version >> 16, minor = (lib->version >> 8) & 0xff, patch = lib->version & 0xff;
     if (lib->version_inferred)
@@ -140,6 +246,21 @@ static size_t uv__describe(char *buf, size_t cap, int found, const struct uv__ho
       off += (size_t)snprintf(buf + off, cap - off, "libuv_path=%s\nthreadpool=%s\n", lib->path,
                               uv__pool_coverage(hooks, nhooks));
   }
+  /* Loops that ran before this session (attach): their addresses.  None
+   * seen yet (the hooks are new, the loop sleeps in epoll): the default
+   * loop, which the main thread runs as loop 1 in Node and most programs. */
+  int listed = 0;
+  for (int i = 0; i < UVDB_MAX_LOOPS && off < cap; i++) {
+    const struct uvdb_loop *l = &uvdb_probe.loops[i];
+    void *loop = atomic_load(&l->loop);
+    if (loop)
+      off += (size_t)snprintf(buf + off, cap - off, "loop=%u,0x%lx,%u\n", l->id, (unsigned long)(uintptr_t)loop,
+                              (unsigned)atomic_load(&l->tid));
+    listed += loop != NULL;
+  }
+  void *loop = attached && !listed ? uv__default_loop() : NULL;
+  if (loop && off < cap)
+    off += (size_t)snprintf(buf + off, cap - off, "loop=1,0x%lx,%d\n", (unsigned long)(uintptr_t)loop, (int)getpid());
   for (size_t i = 0; i < nhooks && off < cap; i++) {
     const struct uvdb_hook *h = hooks[i].hook;
     const struct uvdb_located_fn *fn = hooks[i].fn;
@@ -185,66 +306,14 @@ static int uv__for_us(void) {
   return pid && sock && strtol(pid, NULL, 10) == getpid();
 }
 
-__attribute__((constructor)) static void uv__probe_init(void) {
-  uvdb_blocking_init(); /* the real epoll calls, for every process the probe is in */
-  if (!uv__for_us())
-    return; /* a child, or a process nobody is debugging: stay out of the way */
-  int found = uvdb_locate_libuv(&uvdb_probe.lib) == 0;
-  struct uv__hooked hooks[MAX_HOOKS];
-  size_t nhooks = 0;
-  if (found) {
-    size_t n;
-    struct uvdb_hook *loop_hooks = uvdb_loop_hooks(&n);
-    for (size_t i = 0; i < n; i++)
-      hooks[nhooks++] = (struct uv__hooked){&loop_hooks[i], &uvdb_probe.lib.fn[i]};
-    const struct uvdb_located_fn *located[2];
-    struct uvdb_hook *pool_hooks = uvdb_pool_hooks(&n, located);
-    for (size_t i = 0; i < n; i++)
-      hooks[nhooks++] = (struct uv__hooked){&pool_hooks[i], located[i]};
-    struct uvdb_hook *blocking_hooks = uvdb_blocking_hooks(&n, located);
-    for (size_t i = 0; i < n; i++)
-      hooks[nhooks++] = (struct uv__hooked){&blocking_hooks[i], located[i]};
-    struct uvdb_hook *v8_hooks = uvdb_v8_hooks(&n, located);
-    for (size_t i = 0; i < n; i++)
-      hooks[nhooks++] = (struct uv__hooked){&v8_hooks[i], located[i]};
-  }
-  for (size_t i = 0; i < nhooks; i++)
-    if (!hooks[i].hook->target)
-      snprintf(hooks[i].hook->reason, sizeof(hooks[i].hook->reason), "not found (no symbol, no known call pattern)");
-    else
-      uvdb_hook_prepare(hooks[i].hook);
+/* Signals, the ring key: what a session needs beyond the hooks. */
+static void uv__session_init(void) {
+  pthread_once(&uv__ring_key_once, uv__ring_key_create);
+  uvdb_safepoint_init();
+  uvdb_profile_init();
+}
 
-  int sock = uvdb_connect(getenv("UVDB_SOCK"));
-  if (sock < 0)
-    return;
-  int shm_fd = found ? uv__shm_create() : -1;
-  if (found && shm_fd < 0)
-    snprintf(uvdb_probe.lib.how, sizeof(uvdb_probe.lib.how),
-             "libuv found, but no ring memory: RLIMIT_FSIZE is below %llu bytes, or memfd failed",
-             (unsigned long long)UVDB_SHM_SIZE);
-  if (found) {
-    pthread_key_create(&uv__ring_key, uv__ring_retire);
-    uvdb_safepoint_init();
-    uvdb_profile_init();
-  }
-  /* Install before saying hello, so the report is the truth; the process
-   * still has one thread, and nothing runs until the debugger says go. */
-  for (size_t i = 0; i < nhooks; i++)
-    if (hooks[i].hook->stub)
-      uvdb_hook_install(hooks[i].hook); /* a refusal is in its reason, reported below */
-  static char info[8192];
-  size_t len = uv__describe(info, sizeof(info), found, hooks, nhooks);
-  if (uvdb_msg_send(sock, UVDB_MSG_HELLO, info, len, shm_fd) != 0)
-    goto quiet;
-  if (shm_fd >= 0)
-    close(shm_fd);
-  shm_fd = -1;
-
-  uint32_t type;
-  char reply[4096];
-  int r = uvdb_msg_recv(sock, &type, reply, sizeof(reply), NULL, NULL, 5000);
-  if (r <= 0 || type != UVDB_MSG_WELCOME || !found || !uvdb_probe.shm)
-    goto quiet;
+static void uv__configure(const char *reply) {
   if (strstr(reply, "start_paused=1"))
     uvdb_request_pause((uint32_t)getpid(), UVDB_STOP_START);
   uv__welcome_breakpoints(reply);
@@ -272,20 +341,166 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   }
   if (strstr(reply, "fprobes=1"))
     uvdb_fprobe_install_requested(); /* `break callback` set before the program ran */
-  pthread_atfork(NULL, NULL, uv__atfork_child);
-  atomic_store(&uvdb_probe.active, 1);
-  if (uvdb_agent_start(sock) != 0) {
-    atomic_store(&uvdb_probe.active, 0);
-    goto quiet;
-  }
-  close(sock); /* the agent has its own copy; the target's table keeps none of ours */
-  return;
+}
 
-quiet:
-  uvdb_safepoint_release_signal();
-  for (size_t i = 0; i < nhooks; i++)
-    uvdb_hook_remove(hooks[i].hook);
+/* HELLO with the ring memory, WELCOME, then the agent serves the session.
+ * 0, or -1 with the probe quiet again (the hooks stay, emitting nothing). */
+static int uv__meet(int sock, int shm_fd, int attached) {
+  static char info[8192];
+  int found = uv__found > 0;
+  if (attached && found)
+    atomic_store(&uvdb_probe.active, 1); /* loops that begin now say so themselves; the hello lists the others */
+  size_t len = uv__describe(info, sizeof(info), found, attached);
+  int sent = uvdb_msg_send(sock, UVDB_MSG_HELLO, info, len, shm_fd);
   if (shm_fd >= 0)
     close(shm_fd);
+  uint32_t type;
+  char reply[4096];
+  if (sent != 0 || uvdb_msg_recv(sock, &type, reply, sizeof(reply), NULL, NULL, 5000) <= 0 ||
+      type != UVDB_MSG_WELCOME || !found || !uvdb_probe.shm)
+    goto quiet;
+  uv__configure(reply);
+  static int atfork_done;
+  if (!atfork_done++)
+    pthread_atfork(NULL, NULL, uv__atfork_child);
+  atomic_store(&uvdb_probe.active, 1);
+  if (uvdb_agent_start(sock) != 0)
+    goto quiet;
+  close(sock); /* the agent has its own copy; the target's table keeps none of ours */
+  return 0;
+
+quiet:
+  atomic_store(&uvdb_probe.active, 0);
+  uvdb_rings_forget();
+  uvdb_safepoint_release_signal();
+  uvdb_profile_release_signal();
   close(sock);
+  return -1;
+}
+
+__attribute__((constructor)) static void uv__probe_init(void) {
+  uvdb_blocking_init(); /* the real epoll calls, for every process the probe is in */
+  if (!uv__for_us())
+    return; /* a child, a process nobody is debugging, or one being attached to */
+  int found = uv__locate_once();
+  int sock = uvdb_connect(getenv("UVDB_SOCK"));
+  if (sock < 0)
+    return;
+  int shm_fd = found ? uv__shm_create() : -1;
+  if (found && shm_fd < 0)
+    snprintf(uvdb_probe.lib.how, sizeof(uvdb_probe.lib.how),
+             "libuv found, but no ring memory: RLIMIT_FSIZE is below %llu bytes, or memfd failed",
+             (unsigned long long)UVDB_SHM_SIZE);
+  if (found)
+    uv__session_init();
+  /* Install before saying hello, so the report is the truth; the process
+   * still has one thread, and nothing runs until the debugger says go. */
+  uv__install_all();
+  if (uv__meet(sock, shm_fd, 0) != 0)
+    uv__remove_all();
+}
+
+/* ---- attach: uvdb calls these in the running target through ptrace ---- */
+
+static struct uvdb_attach_plan uv__plan;
+static int uv__attach_sock = -1, uv__attach_shm = -1;
+static struct uvdb_shm_header *uv__old_shm; /* the last session's rings, unmapped with every thread stopped */
+
+static struct uvdb_attach_plan *uv__plan_refuse(int status, const char *why) {
+  uv__plan.status = status;
+  snprintf(uv__plan.why, sizeof(uv__plan.why), "%s", why);
+  return &uv__plan;
+}
+
+/* Other threads run meanwhile: find libuv, prepare the hooks, make the ring
+ * memory, connect; the plan says which code the install will rewrite. */
+__attribute__((visibility("default"))) struct uvdb_attach_plan *uvdb_attach_prepare(const char *sock_path) {
+  memset(&uv__plan, 0, sizeof(uv__plan));
+  if (uvdb_agent_running() && uvdb_agent_wait_exit(1000) != 0)
+    return uv__plan_refuse(-EBUSY, "another uvdb is attached to this process");
+  if (!uv__locate_once())
+    return uv__plan_refuse(-ENOENT, uvdb_probe.lib.how);
+  if (uv__attach_sock >= 0)
+    close(uv__attach_sock); /* an attach that went no further */
+  if (uv__attach_shm >= 0)
+    close(uv__attach_shm);
+  uv__attach_shm = -1;
+  uv__attach_sock = uvdb_connect(sock_path);
+  if (uv__attach_sock < 0)
+    return uv__plan_refuse(-ECONNREFUSED, "the probe cannot connect to uvdb's socket");
+  struct uvdb_shm_header *old = uvdb_probe.shm;
+  uvdb_probe.shm = NULL;
+  uv__attach_shm = uv__shm_create();
+  if (uv__attach_shm < 0) {
+    uvdb_probe.shm = old;
+    return uv__plan_refuse(-ENOMEM, "no ring memory: RLIMIT_FSIZE too low, or memfd failed");
+  }
+  if (old && !uv__old_shm)
+    uv__old_shm = old;
+  else if (old)
+    munmap(old, UVDB_SHM_SIZE); /* prepared twice: that one never served */
+  uv__session_init();
+  for (size_t i = 0; i < uv__nhooks && uv__plan.nranges < UVDB_ATTACH_MAX_RANGES; i++) {
+    const struct uvdb_hook *h = uv__hooks[i].hook;
+    if (h->stub && !h->installed) {
+      uv__plan.range[uv__plan.nranges][0] = (uint64_t)(uintptr_t)h->target;
+      uv__plan.range[uv__plan.nranges][1] = (uint64_t)(uintptr_t)h->target + h->stolen;
+      uv__plan.nranges++;
+    }
+  }
+  return &uv__plan;
+}
+
+/* Every other thread is stopped, none inside the ranges of the plan nor in
+ * the probe's code. */
+__attribute__((visibility("default"))) int uvdb_attach_install(void) {
+  if (uv__old_shm)
+    munmap(uv__old_shm, UVDB_SHM_SIZE);
+  uv__old_shm = NULL;
+  uv__install_all();
+  int installed = 0;
+  for (size_t i = 0; i < uv__nhooks; i++)
+    installed += uv__hooks[i].hook->installed;
+  return installed;
+}
+
+/* The other threads run again: hello, welcome, and the agent starts. */
+__attribute__((visibility("default"))) int uvdb_attach_start(void) {
+  if (uv__attach_sock < 0)
+    return -EINVAL;
+  int r = uv__meet(uv__attach_sock, uv__attach_shm, 1);
+  uv__attach_sock = uv__attach_shm = -1;
+  return r;
+}
+
+/* On the main thread, found waiting in epoll on epfd (outside JavaScript):
+ * if that is the default loop's, it is loop 1, polling; and V8, whose
+ * thread this is, may be asked for its JIT names here. */
+__attribute__((visibility("default"))) int uvdb_attach_main(int epfd, int jit_names) {
+  /* uv_default_loop() would make a default loop where none is: read the
+   * pointer it returns instead (its first load), NULL when none. */
+  int (*backend_fd)(const void *) = (int (*)(const void *))dlsym(RTLD_DEFAULT, "uv_backend_fd");
+  void *loop = uv__default_loop();
+  int adopted = loop && backend_fd && backend_fd(loop) == epfd;
+  if (adopted && atomic_load(&uvdb_probe.active))
+    uvdb_loop_adopt_polling(loop);
+  if (jit_names && atomic_load(&uvdb_probe.active))
+    uvdb_jit_names_start();
+  return adopted;
+}
+
+/* Detach, every other thread stopped and none in the probe's code: the
+ * debugger has closed its socket, so the agent is gone or going. */
+__attribute__((visibility("default"))) int uvdb_attach_remove(void) {
+  if (uvdb_agent_wait_exit(1000) != 0)
+    return -EBUSY;
+  uvdb_fprobe_remove_all();
+  int removed = uv__remove_all();
+  if (uvdb_probe.shm)
+    munmap(uvdb_probe.shm, UVDB_SHM_SIZE);
+  uvdb_probe.shm = NULL;
+  if (uv__old_shm)
+    munmap(uv__old_shm, UVDB_SHM_SIZE);
+  uv__old_shm = NULL;
+  return removed;
 }

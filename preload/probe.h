@@ -46,6 +46,7 @@ struct uvdb_probe_state {
   _Atomic uint32_t step_tid;   /* `step`: this thread stops at the next armed callback */
   _Atomic uint32_t finish_tid; /* `finish`: this thread, parked in a callback, stops at its return */
   _Atomic int fprobe_work;     /* fprobe slots requested: a loop thread installs them */
+  _Atomic int jit_work;        /* UVDB_JIT_NAMES_*: the main loop, parked for a query, does it */
   /* Samples asked for, one request per slot: the thread `tid` copies its
    * stack there in the kick handler (uvdb's and the watchdog's requests
    * may be in flight at once). */
@@ -98,6 +99,9 @@ struct uvdb_thread {
 extern __thread struct uvdb_thread uvdb_self __attribute__((tls_model("initial-exec")));
 
 struct uvdb_ring *uvdb_ring_claim(void);
+/* Every thread forgets its ring (the agent, as a debugger leaves): the next
+ * session's threads claim rings of its memory. */
+void uvdb_rings_forget(void);
 
 /* UVDB_BENCH_* build only the probe variants bench/run.py compares, to
  * show where the time goes; the probe itself never defines them. */
@@ -133,6 +137,7 @@ struct uvdb_loop *uvdb_loop_get(void *loop);
 /* At a phase boundary, before `phase` of `iteration` runs: park here if
  * asked to.  Returns 1 if it parked. */
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration);
+void uvdb_loop_closed(void *loop); /* uv_loop_close succeeded on it */
 
 /* Is there anything for this loop at this phase?  Inline and cheap when a
  * breakpoint is armed elsewhere: one load from the loop's own slot. */
@@ -166,12 +171,19 @@ void uvdb_set_breakpoints(const uint32_t *mask); /* UVDB_BP_SLOTS masks */
 void uvdb_resume_all(void);                      /* release parked loops */
 void uvdb_release_all(void); /* the debugger is gone: no pause, no breakpoint, resume */
 void uvdb_safepoint_release_signal(void);
+void uvdb_signal_give_back(int sig, void *ours); /* raw syscalls: the agent may call it */
 int uvdb_safepoint_init(void);
 
 /* Function probes (preload/fprobe.c): `break callback` and `step`. */
 void uvdb_fprobe_install_requested(void); /* a normal thread: the constructor or a parked loop */
 void uvdb_fprobe_sync(void);              /* the agent: arm as the slots say; raw syscalls only */
 void uvdb_fprobe_disarm_all(void);        /* the agent: the debugger is gone */
+void uvdb_fprobe_remove_all(void);        /* detach, every other thread stopped: the code as it was */
+
+/* JavaScript names of an attached node (probes/jitnames.c): its main thread, parked. */
+void uvdb_jit_names_start(void);
+void uvdb_jit_names_stop(void);
+void uvdb_jit_names_abandon(void); /* the agent's thread, as it ends */
 
 /* Blocking (probes/blocking.c). */
 void uvdb_blocking_init(void);
@@ -184,6 +196,7 @@ struct uvdb_hook *uvdb_blocking_hooks(size_t *n, const struct uvdb_located_fn **
 int uvdb_profile_init(void);
 void uvdb_profile_thread(int role); /* this thread may be sampled (enum uvdb_profile_role) */
 void uvdb_profile_configure(uint64_t period_ns, uint32_t wall, uint32_t threads); /* the agent */
+void uvdb_profile_release_signal(void);                                           /* the agent */
 
 /* V8 in node (probes/v8.c): garbage collections and microtask checkpoints. */
 struct uvdb_hook *uvdb_v8_hooks(size_t *n, const struct uvdb_located_fn **located);
@@ -195,6 +208,9 @@ extern _Atomic uint32_t uvdb_pool_break_depths[UVDB_POOL_BREAKS];
 
 /* The loop probes (probes/loop.c). */
 struct uvdb_hook *uvdb_loop_hooks(size_t *n);
+/* uv_loop_close's, where it is named (installed with the V8 hooks). */
+struct uvdb_hook *uvdb_loop_close_hook(const struct uvdb_located_fn **located);
 const struct uvdb_hook *uvdb_loop_hooks_installed(size_t *n); /* as they are, for checks */
+void uvdb_loop_adopt_polling(void *loop); /* attach: this thread waits in loop's epoll now */
 
 #endif

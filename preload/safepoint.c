@@ -66,7 +66,31 @@ struct uvdb_loop *uvdb_loop_get(void *loop) {
     uvdb_profile_thread(UVDB_ROLE_LOOP);
     return l;
   }
+  /* No slot left (slot 0 is the main thread's): this loop goes unseen, and
+   * what each of its hooks would have told is counted lost, as a thread
+   * with no ring's is, so that `dropped` shows it. */
+  struct uvdb_shm_header *shm = uvdb_probe.shm;
+  if (shm)
+    atomic_fetch_add(&shm->rings_exhausted, 1);
   return NULL;
+}
+
+/* uv_loop_close succeeded: the loop ends.  Its slot keeps the id but no
+ * longer matches any loop (the low bit cannot be set in a loop's address),
+ * so a new loop at the same address, a later Worker's on a reused stack,
+ * gets an id of its own; its tid cleared, no pause or sample finds it. */
+void uvdb_loop_closed(void *loop) {
+  for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
+    struct uvdb_loop *l = &uvdb_probe.loops[i];
+    void *expected = loop;
+    if (atomic_load_explicit(&l->loop, memory_order_acquire) != loop)
+      continue;
+    uvdb_emit_at(uvdb_now(), UVDB_EV_LOOP_END, l, 0, atomic_load_explicit(&l->iterations, memory_order_relaxed), 0);
+    atomic_store_explicit(&l->tid, 0, memory_order_relaxed);
+    atomic_store_explicit(&l->busy_since, 0, memory_order_relaxed);
+    atomic_compare_exchange_strong(&l->loop, &expected, (void *)((uintptr_t)loop | 1));
+    return;
+  }
 }
 
 /* Everything from here to the end may run on the agent: raw system calls. */
@@ -94,6 +118,15 @@ void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, c
                uint64_t callback) {
   if (!uvdb_probe.shm)
     return;
+  /* V8 is called on its own thread, outside JavaScript: a query's stop on
+   * the main thread, before uvdb hears of the stop and resumes it. */
+  if (reason == UVDB_STOP_QUERY && atomic_load(&uvdb_probe.jit_work) && uv__gettid() == (uint32_t)uvdb_sys0(SYS_getpid)) {
+    int what = atomic_exchange(&uvdb_probe.jit_work, 0);
+    if (what == UVDB_JIT_NAMES_START)
+      uvdb_jit_names_start();
+    else if (what == UVDB_JIT_NAMES_STOP)
+      uvdb_jit_names_stop();
+  }
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
   struct uvdb_stop_stack *st = uvdb_shm_stack(uvdb_probe.shm, l->id);
   if (regs)
@@ -359,13 +392,19 @@ void uvdb_resume_all(void) {
   uv__futex(&uvdb_probe.resume_seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 }
 
-/* Give the signal back if it is still ours (the probe goes quiet). */
-void uvdb_safepoint_release_signal(void) {
-  if (!uvdb_probe.kick_signal)
+/* Give a signal back if it is still ours: ignored first, which discards one
+ * sent a moment ago and still pending (a realtime signal's default action
+ * ends the process), then the default it had. */
+void uvdb_signal_give_back(int sig, void *ours) {
+  struct uv__ksigaction now, ign = {(void *)SIG_IGN, 0, 0, 0}, dfl = {(void *)SIG_DFL, 0, 0, 0};
+  if (sig <= 0 || uvdb_sys4(SYS_rt_sigaction, sig, NULL, &now, 8) != 0 || now.handler != ours)
     return;
-  struct uv__ksigaction dfl = {0, 0, 0, 0};
-  if (uv__kick_handler_installed())
-    uvdb_sys4(SYS_rt_sigaction, uvdb_probe.kick_signal, &dfl, NULL, 8);
+  uvdb_sys4(SYS_rt_sigaction, sig, &ign, NULL, 8);
+  uvdb_sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+}
+
+void uvdb_safepoint_release_signal(void) {
+  uvdb_signal_give_back(uvdb_probe.kick_signal, (void *)uv__kick_handler);
 }
 
 void uvdb_release_all(void) {
@@ -386,6 +425,8 @@ void uvdb_release_all(void) {
 /* A realtime signal nobody in the target handles; none found: no kick, and
  * a loop blocked in poll is paused when its next event arrives. */
 int uvdb_safepoint_init(void) {
+  if (uvdb_probe.kick_signal && uv__kick_handler_installed())
+    return 0; /* still ours from the last session */
   for (int sig = SIGRTMIN + 6; sig <= SIGRTMAX - 4; sig++) {
     struct sigaction old;
     if (sigaction(sig, NULL, &old) != 0 || old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))

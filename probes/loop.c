@@ -79,6 +79,10 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
   struct uvdb_run_frame *f = uv__frame(loop);
   if (!f)
     return NULL;
+  if (uvdb_unlikely(uvdb_self.in_poll)) { /* the poll an attach adopted has returned */
+    uvdb_self.in_poll = 0;
+    atomic_store_explicit(&f->loop->phase, -1, memory_order_relaxed);
+  }
   uint64_t t = uvdb_now();
   uv__settle(f, t);
   if (phase == UVDB_PHASE_IDLE) {
@@ -145,7 +149,8 @@ static int uv__hook_run(void *loop, int mode) {
   struct uvdb_run_frame *f = &uvdb_self.frames[uvdb_self.depth++];
   *f = (struct uvdb_run_frame){.uv_loop = loop, .loop = l, .mode = (uint8_t)mode, .anchor = uvdb_now(),
                                .cur_phase = uvdb_probe.pending_first ? UVDB_PHASE_PENDING : UVDB_PHASE_TIMERS};
-  uvdb_emit_at(f->anchor, UVDB_EV_RUN_BEGIN, l, (uint32_t)mode, 0, 0);
+  /* the patched entry jumps here: our return address is uv_run's own */
+  uvdb_emit_at(f->anchor, UVDB_EV_RUN_BEGIN, l, (uint32_t)mode, (uint64_t)(uintptr_t)__builtin_return_address(0), 0);
   /* From 1.45 a run without the opening timers (once, nowait) opens with pending. */
   if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
       uvdb_probe.pending_first && mode != 0)
@@ -190,6 +195,30 @@ static void uv__hook_io_poll(void *loop, int timeout) {
   uv__phase_exit(f, UVDB_PHASE_POLL, 0);
 }
 
+/* Not hot: once per loop.  Reported after the close succeeded (UV_EBUSY:
+ * handles still open, the loop lives on). */
+static int (*uv__orig_loop_close)(void *loop);
+static int uv__hook_loop_close(void *loop) {
+  int r = uv__orig_loop_close(loop);
+  if (r == 0)
+    uvdb_loop_closed(loop);
+  return r;
+}
+
+static struct uvdb_hook uv__loop_close = {.replacement = (void *)uv__hook_loop_close,
+                                          .original = (void **)&uv__orig_loop_close};
+
+struct uvdb_hook *uvdb_loop_close_hook(const struct uvdb_located_fn **located) {
+  const struct uvdb_located_fn *fn = &uvdb_probe.lib.pool[UVDB_LOOP_CLOSE];
+  if (!fn->addr)
+    return NULL;
+  uv__loop_close.name = fn->name;
+  uv__loop_close.target = (uint8_t *)fn->addr;
+  uv__loop_close.size = fn->size;
+  *located = fn;
+  return &uv__loop_close;
+}
+
 static struct uvdb_hook uv__hooks[UVDB_FN_COUNT] = {
     [UVDB_FN_UV_RUN] = {.replacement = (void *)uv__hook_run, .original = (void **)&uv__orig_run},
     [UVDB_FN_RUN_TIMERS] = {.replacement = (void *)uv__hook_run_timers, .original = (void **)&uv__orig_run_timers},
@@ -198,6 +227,20 @@ static struct uvdb_hook uv__hooks[UVDB_FN_COUNT] = {
     [UVDB_FN_IO_POLL] = {.replacement = (void *)uv__hook_io_poll, .original = (void **)&uv__orig_io_poll},
     [UVDB_FN_RUN_CHECK] = {.replacement = (void *)uv__hook_run_check, .original = (void **)&uv__orig_run_check},
 };
+
+/* Attach found this thread waiting in epoll for `loop`, inside a uv__io_poll
+ * whose hook it never entered: take that wait as the poll phase, so that
+ * a kick parks the loop there as in any poll. */
+void uvdb_loop_adopt_polling(void *loop) {
+  struct uvdb_run_frame *f = uv__frame(loop);
+  if (!f)
+    return;
+  f->cur_phase = UVDB_PHASE_POLL;
+  f->phase_begin = f->anchor = uvdb_now();
+  f->poll_timeout = UINT64_MAX;
+  atomic_store_explicit(&f->loop->phase, UVDB_PHASE_POLL, memory_order_relaxed);
+  uvdb_self.in_poll = 2;
+}
 
 const struct uvdb_hook *uvdb_loop_hooks_installed(size_t *n) {
   *n = UVDB_FN_COUNT;

@@ -31,10 +31,27 @@ static long uv__thread_cpu_clock(uint32_t tid) {
   return (long)((~(uint64_t)tid << 3) | 2 /* CPUCLOCK_SCHED */ | 4 /* per thread */);
 }
 
+static void uv__profile_handler(int sig, siginfo_t *si, void *ucv);
+
+/* Is the signal's handler still ours?  The program may have taken the
+ * signal for itself since (sigaction in main, after our constructor):
+ * then a timer would send it the program's handler, so none is made.
+ * The kernel's struct sigaction, for the raw call (the agent calls). */
+static int uv__signal_is_ours(int sig) {
+  struct {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+  } now;
+  return sig > 0 && uvdb_sys4(SYS_rt_sigaction, sig, NULL, &now, 8) == 0 && now.handler == (void *)uv__profile_handler;
+}
+
 static void uv__timer_start(struct uv__sampled *t) {
   uint64_t period = atomic_load(&uvdb_probe.profile_signal) ? atomic_load(&uv__period_ns) : 0;
   uint32_t bit = t->role == UVDB_ROLE_LOOP ? UVDB_PROFILE_LOOPS : t->role == UVDB_ROLE_POOL ? UVDB_PROFILE_POOL : 0;
-  if (!period || !(atomic_load(&uv__wanted) & bit) || t->timer >= 0)
+  if (!period || !(atomic_load(&uv__wanted) & bit) || t->timer >= 0 ||
+      !uv__signal_is_ours((int)atomic_load(&uvdb_probe.profile_signal)))
     return;
   struct sigevent sev;
   memset(&sev, 0, sizeof(sev));
@@ -140,8 +157,16 @@ static void uv__profile_handler(int sig, siginfo_t *si, void *ucv) {
   atomic_fetch_add(&s->seq, 1);
 }
 
+void uvdb_profile_release_signal(void) {
+  uvdb_signal_give_back((int)atomic_load(&uvdb_probe.profile_signal), (void *)uv__profile_handler);
+}
+
 /* The profiler's signal: a realtime one nobody in the target handles. */
 int uvdb_profile_init(void) {
+  int ours = (int)atomic_load(&uvdb_probe.profile_signal);
+  struct sigaction now;
+  if (ours && sigaction(ours, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == uv__profile_handler)
+    return 0; /* still ours from the last session */
   for (int sig = SIGRTMAX - 5; sig > SIGRTMIN + 6; sig--) {
     if (sig == uvdb_probe.kick_signal)
       continue;

@@ -228,6 +228,18 @@ static inline struct uvdb_ring *uvdb_shm_ring(void *shm, unsigned i) {
   return (struct uvdb_ring *)((char *)shm + UVDB_SHM_RINGS_OFFSET) + i;
 }
 
+enum { UVDB_JIT_NAMES_START = 1, UVDB_JIT_NAMES_STOP = 2 };
+
+/* Attach (debugger/attach.c): what uvdb_attach_prepare, run in the target by
+ * ptrace, leaves in the probe's memory for the debugger to read. */
+#define UVDB_ATTACH_MAX_RANGES 32
+struct uvdb_attach_plan {
+  int32_t status;   /* 0: ready to install; else -errno, and `why` says it */
+  uint32_t nranges; /* code the install rewrites: no thread may be inside it then */
+  uint64_t range[UVDB_ATTACH_MAX_RANGES][2];
+  char why[256];
+};
+
 /* Control messages: a header, then `len` bytes of payload.  Text payloads
  * are "key=value" lines, so either side can add a key without a new version. */
 struct uvdb_msg_header {
@@ -249,6 +261,7 @@ enum uvdb_msg_type {
   UVDB_MSG_POOL_BREAK = 11, /* debugger -> probe: u32 depth[UVDB_POOL_BREAKS], stop as the queue reaches one (0: none) */
   UVDB_MSG_WATCHDOG = 12,   /* debugger -> probe: struct uvdb_msg_watchdog */
   UVDB_MSG_PROFILE = 13,    /* debugger -> probe: struct uvdb_msg_profile */
+  UVDB_MSG_JIT_NAMES = 14,  /* debugger -> probe: u32 UVDB_JIT_NAMES_START or _STOP, done at the next query stop */
 };
 
 /* PAUSE: park the loop run by thread `tid` (0: the main thread) at its next
@@ -278,6 +291,11 @@ struct uvdb_msg_profile {
 /* BREAKPOINTS: the phases armed, as bit masks (1 << phase): [0] for every
  * loop, [N] for loop N alone. */
 #define UVDB_BP_SLOTS 65
+/* A mask's bit for `break microtasks`: the loop's thread stops as a microtask
+ * checkpoint with microtasks queued begins; its STOPPED is a breakpoint's
+ * with UVDB_STOPPED_MICROTASKS in a32. */
+#define UVDB_BP_MICROTASKS (1u << 31)
+#define UVDB_STOPPED_MICROTASKS (1u << 24)
 struct uvdb_msg_breakpoints {
   uint32_t mask[UVDB_BP_SLOTS];
 };

@@ -5,7 +5,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential pkg-config meson ninja-build python3 libuv1-dev libunwind-dev libelf-dev
-libdw-dev libreadline-dev libcmocka-dev libzydis-dev"
+libdw-dev libreadline-dev libcmocka-dev libzydis-dev zlib1g-dev"
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

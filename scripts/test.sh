@@ -11,7 +11,7 @@ scripts/setup.sh --asan
 status=0
 meson test -C build --print-errorlogs || status=1
 UVDB_PROBE="$PWD/build/preload/libuvdb-probe.so" UVDB_EXAMPLES="$PWD/build/examples" \
-  UVDB_TEST_PROGRAMS="$PWD/build/tests/integration" \
+  UVDB_TEST_PROGRAMS="$PWD/build/tests/integration" UVDB_BENCH="$PWD/build/bench" \
   meson test -C build-asan --print-errorlogs --suite unit --suite integration --suite docs || status=1
 
 # One line for people and CI: test cases, counted from each runner's own

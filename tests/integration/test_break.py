@@ -421,7 +421,7 @@ class BadInput(unittest.TestCase):
         rc, objs, out, err = uvdb(["break watch x"], [example("06-run-once")])
         self.assertEqual(rc, 1)
         self.assertIn('cannot break on "watch": break on a `phase NAME`, a `callback FUNCTION`, '
-                      '`threadpool queue DEPTH` or `blocked MS`', find(objs, "error"))
+                      '`threadpool queue DEPTH`, `blocked MS` or `microtasks`', find(objs, "error"))
 
 
 if __name__ == "__main__":
