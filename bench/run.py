@@ -630,6 +630,74 @@ def attach_rows(uvdb, loadgen, cycles=50):
     }]
 
 
+def fib_rate(out):
+    return float(re.search(r"calls_per_s=([0-9.]+)", out).group(1))
+
+
+def profiler_cost(uvdb, rounds, seconds=3, hz=999):
+    """bench/fib.js (fib(24) in timer callbacks, back to back) plainly, with
+    uvdb sampling its loop thread at hz (wall clock: the CPU-time clock
+    fires at the kernel's tick at most), and with node's own --cpu-prof at
+    the same interval; rounds alternate the three, medians compared."""
+    fib = ["node", os.path.join(ROOT, "bench", "fib.js"), str(seconds)]
+    interval_us = str(round(1e6 / hz))
+    plain, probed, cpuprof, samples = [], [], [], []
+    with tempfile.TemporaryDirectory() as d:
+        for i in range(rounds):
+            plain.append(fib_rate(run_bounded(TARGET_CPU + fib, 120)))
+            out = run_bounded(DEBUGGER_CPU + [uvdb, "-nx", "--batch", "--json", "-ex",
+                                              f"profile start --hz {hz} --clock wall", "-ex", "run", "-ex",
+                                              "profile stop", "--", *TARGET_CPU, *fib], 120)
+            probed.append(fib_rate(out))
+            samples.append(next(json.loads(l)["profile_stop"]["samples"] for l in out.splitlines()
+                                if l.startswith('{"profile_stop"')))
+            cpuprof.append(fib_rate(run_bounded(TARGET_CPU + [fib[0], "--cpu-prof", "--cpu-prof-dir", d,
+                                                              "--cpu-prof-interval", interval_us, *fib[1:]], 120)))
+    b, p, c = statistics.median(plain), statistics.median(probed), statistics.median(cpuprof)
+    return {
+        "figure": f"Node: fib in timer callbacks, the loop thread sampled at {hz} Hz",
+        "baseline": f"{b:.1f} calls/s",
+        "uvdb": f"{p:.1f} calls/s; node --cpu-prof at {interval_us} us: {c:.1f} calls/s",
+        "ratio": f"{p / b * 100:.1f}% (--cpu-prof {c / b * 100:.1f}%)",
+        "budget": ">= 98%, and above --cpu-prof",
+        "pass": p / b >= 0.98 and p > c,
+        "note": f"{seconds} s runs of bench/fib.js, medians of {rounds}; uvdb took {statistics.median(samples):.0f} "
+                f"samples a run (wall clock, {hz} Hz)",
+    }
+
+
+def symbolize_speed(uvdb, seconds=9, hz=10000):
+    """`profile report` over about 100k samples of node (fib at 10 kHz, wall
+    clock): the time from the program's exit report to the report's line,
+    which is uvdb naming every frame and counting by function."""
+    p = subprocess.Popen(DEBUGGER_CPU + [uvdb, "-nx", "--batch", "--json", "-ex",
+                                         f"profile start --hz {hz} --clock wall", "-ex", "run", "-ex",
+                                         "profile report --top 10", "--", *TARGET_CPU, "node",
+                                         os.path.join(ROOT, "bench", "fib.js"), str(seconds)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ran = took = samples = None
+    for line in p.stdout:
+        if line.startswith('{"run"'):
+            ran = time.monotonic()
+        elif line.startswith('{"profile_report"') and ran is not None:
+            took = time.monotonic() - ran
+            samples = json.loads(line)["profile_report"]["samples"]
+    p.wait(timeout=120)
+    if took is None:
+        raise RuntimeError(f"no profile report: {p.stderr.read().strip()}")
+    per100k = took * 100000 / samples
+    return {
+        "figure": "Symbolizing and counting ~100k Node samples (`profile report`)",
+        "baseline": "-",
+        "uvdb": f"{samples} samples in {took:.2f} s",
+        "ratio": f"{per100k:.2f} s per 100k",
+        "budget": "<= 2 s per 100k",
+        "pass": per100k <= 2.0,
+        "note": f"bench/fib.js for {seconds} s sampled at {hz} Hz (wall clock); node's frames named from its .symtab "
+                f"(a sorted table per module), V8's from its perf map",
+    }
+
+
 def emit_cost(build):
     out = subprocess.run([os.path.join(build, "bench", "emit_cost")], capture_output=True, text=True,
                          check=True).stdout
@@ -667,8 +735,10 @@ def main():
     a = ap.parse_args()
     uvdb = os.path.join(a.build, "debugger", "uvdb")
     loadgen = os.path.join(a.build, "bench", "loadgen")
-    if a.only == "attach_rows":
-        for r in attach_rows(uvdb, loadgen):
+    only = {"attach_rows": lambda: attach_rows(uvdb, loadgen),
+            "profiler_cost": lambda: [profiler_cost(uvdb, a.rounds)], "symbolize_speed": lambda: [symbolize_speed(uvdb)]}
+    if a.only:
+        for r in only[a.only]():
             print(json.dumps(r))
         return 0
     rows = [
@@ -696,7 +766,7 @@ def main():
         record_under_load("Node: HTTP server under loopback load, `uvdb record` for 10 s at 1 kHz, every event on",
                           uvdb, loadgen, lambda port, n: ["node", os.path.join(ROOT, "bench", "http_server.js"),
                                                           str(port), str(n)]),
-    ] + attach_rows(uvdb, loadgen)
+    ] + attach_rows(uvdb, loadgen) + [profiler_cost(uvdb, a.rounds), symbolize_speed(uvdb)]
     parts = [
         breakdown("Node setImmediate turn", a.build, uvdb,
                   ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"], a.rounds),

@@ -254,6 +254,7 @@ int cmd_info_blocking(struct session *s, int argc, char **argv) {
       json_num(j, qn[i], (double)histogram_quantile(lag, q[i]) / 1e6);
     json_num(j, "max", (double)lag->max / 1e6);
     json_uint(j, "polls", lag->count);
+    json_bool(j, "measured", !s->attached); /* see below */
     json_close(j);
     json_obj(j, "utilization");
     overall >= 0 ? json_num(j, "overall", overall) : json_null(j, "overall");
@@ -276,6 +277,9 @@ int cmd_info_blocking(struct session *s, int argc, char **argv) {
     for (int i = 0; i < 4; i++)
       printf(" %s %.3f", qn[i], (double)histogram_quantile(lag, q[i]) / 1e6);
     printf(" max %.3f\n", (double)lag->max / 1e6);
+    if (s->attached) /* the probe measures them in epoll_wait, which it preempts only when preloaded */
+      printf("(lag and utilization are not measured in a process uvdb attached to: the program bound its "
+             "epoll_wait before the probe came; start it under uvdb for them)\n");
     printf("Utilization (busy share): ");
     overall >= 0 ? printf("%.1f%% overall", overall * 100) : printf("- overall");
     if (last1 >= 0)

@@ -2,6 +2,7 @@
  * its exports (folded stacks, speedscope JSON, an interactive SVG
  * flamegraph). */
 #define _GNU_SOURCE
+#include "symbolize.h"
 #include "uvdb.h"
 
 #include <errno.h>
@@ -13,7 +14,7 @@ static const char *uv__role_root(const struct prof_rec *r, char *buf, size_t cap
   if (r->role == UVDB_ROLE_POOL)
     snprintf(buf, cap, "[threadpool]");
   else if (r->waiting)
-    snprintf(buf, cap, "[idle]");
+    snprintf(buf, cap, "[waiting]"); /* not [idle]: that is the idle phase */
   else if (r->phase < UVDB_PHASE_COUNT)
     snprintf(buf, cap, "[%s]", phase_name(r->phase));
   else
@@ -341,8 +342,106 @@ static int uv__profile_stop(struct session *s, int argc, char **argv) {
 
 struct uv__fn_count {
   char *name;
+  char *source; /* "file.c:LINE" where DWARF says it begins, or NULL */
   uint64_t self, total;
 };
+
+/* The report's functions by name: an open-addressed table of indexes into
+ * the array, so 100k deep samples cost a hash a frame, not a scan. */
+struct uv__fn_table {
+  struct uv__fn_count *fn;
+  size_t n, cap;
+  uint32_t *slot; /* index + 1; 0 is empty */
+  size_t nslots;  /* a power of two, at least twice n */
+};
+
+static uint64_t uv__hash(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  while (*s)
+    h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+  return h;
+}
+
+static int uv__fn_grow(struct uv__fn_table *t) {
+  size_t nslots = t->nslots ? t->nslots * 2 : 1024;
+  uint32_t *slot = calloc(nslots, sizeof(*slot));
+  if (!slot)
+    return -1;
+  for (size_t i = 0; i < t->n; i++) {
+    size_t k = uv__hash(t->fn[i].name) & (nslots - 1);
+    while (slot[k])
+      k = (k + 1) & (nslots - 1);
+    slot[k] = (uint32_t)i + 1;
+  }
+  free(t->slot);
+  t->slot = slot, t->nslots = nslots;
+  return 0;
+}
+
+/* Addresses already named: most frames of a profile repeat, so each
+ * distinct (adjusted) pc is symbolized once.  -1: not cached. */
+struct uv__pc_cache {
+  uint64_t *key; /* pc + 1; 0 is empty */
+  uint32_t *fn;
+  size_t n, nslots;
+};
+
+static long uv__pc_get(const struct uv__pc_cache *c, uint64_t pc) {
+  for (size_t k = c->nslots ? (pc * 0x9e3779b97f4a7c15ull) >> 40 & (c->nslots - 1) : 0; c->nslots && c->key[k];
+       k = (k + 1) & (c->nslots - 1))
+    if (c->key[k] == pc + 1)
+      return c->fn[k];
+  return -1;
+}
+
+static void uv__pc_put(struct uv__pc_cache *c, uint64_t pc, uint32_t fn) {
+  if ((c->n + 1) * 2 > c->nslots) {
+    size_t nslots = c->nslots ? c->nslots * 2 : 4096;
+    uint64_t *key = calloc(nslots, sizeof(*key));
+    uint32_t *val = calloc(nslots, sizeof(*val));
+    if (!key || !val) {
+      free(key), free(val);
+      return; /* uncached: named again next time */
+    }
+    for (size_t i = 0; i < c->nslots; i++)
+      if (c->key[i]) {
+        size_t k = ((c->key[i] - 1) * 0x9e3779b97f4a7c15ull) >> 40 & (nslots - 1);
+        while (key[k])
+          k = (k + 1) & (nslots - 1);
+        key[k] = c->key[i], val[k] = c->fn[i];
+      }
+    free(c->key), free(c->fn);
+    c->key = key, c->fn = val, c->nslots = nslots;
+  }
+  size_t k = (pc * 0x9e3779b97f4a7c15ull) >> 40 & (c->nslots - 1);
+  while (c->key[k])
+    k = (k + 1) & (c->nslots - 1);
+  c->key[k] = pc + 1, c->fn[k] = fn;
+  c->n++;
+}
+
+/* The function named so, added (with its source, asked of pc) if new; -1 out of memory. */
+static long uv__fn_find(struct session *s, struct uv__fn_table *t, const char *name, uint64_t pc) {
+  if ((t->n + 1) * 2 > t->nslots && uv__fn_grow(t) != 0)
+    return -1;
+  size_t k = uv__hash(name) & (t->nslots - 1);
+  for (; t->slot[k]; k = (k + 1) & (t->nslots - 1))
+    if (strcmp(t->fn[t->slot[k] - 1].name, name) == 0)
+      return t->slot[k] - 1;
+  if (t->n == t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 256;
+    struct uv__fn_count *fn = realloc(t->fn, cap * sizeof(*fn));
+    if (!fn)
+      return -1;
+    t->fn = fn, t->cap = cap;
+  }
+  char src[512];
+  const char *source = strncmp(name, "JS:", 3) && strcmp(name, "[jit]")
+                           ? symbolize_source(session_symbolizer(s), pc, src, sizeof(src)) : NULL;
+  t->fn[t->n] = (struct uv__fn_count){strdup(name), source ? strdup(source) : NULL, 0, 0};
+  t->slot[k] = (uint32_t)t->n + 1;
+  return (long)t->n++;
+}
 
 static int uv__by_self(const void *a, const void *b) {
   const struct uv__fn_count *x = a, *y = b;
@@ -364,8 +463,8 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
   if (!p->nrecs)
     return uvdb_error(p->active || p->armed ? "no samples yet" : "no profile: profile start, then run");
   /* by function: self (innermost) and total (anywhere in the stack, once) */
-  struct uv__fn_count *fn = NULL;
-  size_t nfn = 0;
+  struct uv__fn_table table = {0};
+  struct uv__pc_cache cache = {0};
   uint64_t by_phase[UVDB_PHASE_COUNT + 3] = {0}; /* phases, then idle, pool, outside */
   for (size_t i = 0; i < p->nrecs; i++) {
     const struct prof_rec *r = &p->recs[i];
@@ -377,14 +476,17 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
     size_t marks[256];
     int nmarks = 0;
     for (int k = 0; k < r->n; k++) {
-      profile_frame_name(s, p->pcs[r->off + (unsigned)k], k == 0, name, sizeof(name));
-      size_t f = 0;
-      while (f < nfn && strcmp(fn[f].name, name) != 0)
-        f++;
-      if (f == nfn) {
-        fn = realloc(fn, sizeof(*fn) * (nfn + 1));
-        fn[nfn++] = (struct uv__fn_count){strdup(name), 0, 0};
+      uint64_t pc = p->pcs[r->off + (unsigned)k], at = k == 0 ? pc : pc - 1; /* a return address: its call */
+      long fi = uv__pc_get(&cache, at);
+      if (fi < 0) {
+        profile_frame_name(s, pc, k == 0, name, sizeof(name));
+        fi = uv__fn_find(s, &table, name, at);
+        if (fi < 0)
+          break; /* out of memory: this sample's outer frames go uncounted */
+        uv__pc_put(&cache, at, (uint32_t)fi);
       }
+      size_t f = (size_t)fi;
+      struct uv__fn_count *fn = table.fn;
       if (k == 0)
         fn[f].self++;
       int dup = 0;
@@ -396,9 +498,13 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
       }
     }
   }
+  struct uv__fn_count *fn = table.fn;
+  size_t nfn = table.n;
+  free(table.slot);
+  free(cache.key), free(cache.fn);
   qsort(fn, nfn, sizeof(*fn), uv__by_self);
   double n = (double)p->nrecs;
-  static const char *const extra[] = {"idle", "threadpool", "outside the loop"};
+  static const char *const extra[] = {"waiting", "threadpool", "outside the loop"};
   struct json *j = NULL;
   if (uvdb_json_mode) {
     j = json_begin();
@@ -423,17 +529,21 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
     if (j) {
       json_obj(j, NULL);
       json_str(j, "function", fn[f].name);
+      fn[f].source ? json_str(j, "source", fn[f].source) : json_null(j, "source");
       json_uint(j, "self", fn[f].self);
       json_uint(j, "total", fn[f].total);
       json_close(j);
     } else {
-      printf("%7.2f%% %7.2f%%  %s\n", 100.0 * (double)fn[f].self / n, 100.0 * (double)fn[f].total / n, fn[f].name);
+      printf("%7.2f%% %7.2f%%  %s%s%s%s\n", 100.0 * (double)fn[f].self / n, 100.0 * (double)fn[f].total / n,
+             fn[f].name, fn[f].source ? " (" : "", fn[f].source ? fn[f].source : "", fn[f].source ? ")" : "");
     }
   }
   if (j)
     json_end(j);
-  for (size_t f = 0; f < nfn; f++)
+  for (size_t f = 0; f < nfn; f++) {
     free(fn[f].name);
+    free(fn[f].source);
+  }
   free(fn);
   return 0;
 }

@@ -302,6 +302,19 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
   return buf;
 }
 
+const char *symbolize_source(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap) {
+  Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
+  struct uv__fn *f = mod ? uv__fn_at(mod, addr) : NULL;
+  Dwfl_Line *line = f ? dwfl_module_getsrc(mod, f->start) : NULL; /* where the function begins */
+  int lineno = 0;
+  const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+  if (!file || lineno <= 0)
+    return NULL;
+  const char *slash = strrchr(file, '/');
+  snprintf(buf, cap, "%s:%d", slash ? slash + 1 : file, lineno);
+  return buf;
+}
+
 const char *symbol_demangle(const char *raw, char *buf, size_t cap) {
   int status = -1;
   char *plain = raw[0] == '_' && raw[1] == 'Z' ? __cxa_demangle(raw, NULL, NULL, &status) : NULL;

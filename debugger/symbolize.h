@@ -34,6 +34,11 @@ const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
  * from V8's perf map, or "0xADDR"; never NULL. */
 const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
 
+/* "file.c:LINE" where the function holding addr begins, from its module's
+ * DWARF line table (the program's own, or a debug file found by
+ * build-id); NULL when there is none (stripped, JIT code). */
+const char *symbolize_source(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
+
 /* A symbol as stored ("_ZN2v8...") as a reader wants it ("v8::...::fn"). */
 const char *symbol_demangle(const char *raw, char *buf, size_t cap);
 

@@ -223,11 +223,19 @@ class AttachC(AttachCase):
     def test_echo_server_on_shared_libuv(self):
         srv = self.start_echo()
         lg = load("echo", srv.port, 40000)
-        rc, objs, out, err = uvdb(["info probe", "info loops", "info handles", "sleep 0.5", "info loop", "detach"],
+        rc, objs, out, err = uvdb(["info probe", "info loops", "profile start --hz 499", "sleep 2", "profile stop",
+                                   "profile report --top 1000", "info threadpool", "info handles", "info blocking", "detach"],
                                   None, extra=("-p", str(srv.pid)))
         fields = load_done(self, lg)
         self.assertEqual(rc, 0, err)
         self.assertEqual(fields["requests"], "40000")
+        lag = find(objs, "info_blocking")["lag_ms"]
+        self.assertEqual((lag["measured"], lag["polls"]), (False, 0))  # epoll_wait was bound before the probe came
+        report = find(objs, "profile_report")
+        self.assertGreater(report["samples"], 20)
+        names = [f["function"] for f in report["functions"]]
+        self.assertIn("on_read", names)  # the echo server's own read callback, named from its symbols
+        self.assertFalse(find(objs, "info_threadpool")["started"])  # an echo server submits no pool work
         probe = find(objs, "info_probe")
         self.assertTrue(probe["libuv_path"].endswith(".so.1") or "libuv.so" in probe["libuv_path"], probe)
         tcp = [h for h in find(objs, "info_handles")["handles"] if h["type"] == "tcp"]

@@ -10,7 +10,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_loop import example, find, node_example, uvdb  # noqa: E402
+from test_loop import SRC, example, find, node_example, uvdb  # noqa: E402
 
 
 def read_varint(data, i):
@@ -76,17 +76,21 @@ class CProfile(unittest.TestCase):
         self.assertGreater(n, 200)  # about 0.5 s of wall time at 999 Hz
         phases = report["by_phase"]
         self.assertGreater(phases["timers"], 0.25 * n)  # the 200 ms spin
-        self.assertGreater(phases["idle"], 0.25 * n)    # the waits for the ticks
+        self.assertGreater(phases["waiting"], 0.25 * n)  # the waits for the ticks
         functions = {f["function"]: f for f in report["functions"]}
         self.assertGreater(functions["on_heavy"]["total"], 0.25 * n)
         self.assertGreater(functions["uv_run"]["total"], 0.9 * n)
+        # file:line from the example's DWARF: the line where on_heavy's definition begins
+        src = open(os.path.join(SRC, "examples", "c", "04-blocking.c")).read().splitlines()
+        line = next(i + 1 for i, l in enumerate(src) if l.startswith("static void on_heavy("))
+        self.assertEqual(functions["on_heavy"]["source"], f"04-blocking.c:{line}")
         # the probe's own frames never show
         self.assertFalse([f for f in functions if f.startswith("uv__hook") or "uvdb" in f], functions)
         # folded: every sample once, each stack under its phase
         lines = open(self.path("p.folded")).read().splitlines()
         self.assertEqual(sum(int(l.rsplit(" ", 1)[1]) for l in lines), n)
         roots = {l.split(";", 1)[0] for l in lines}
-        self.assertTrue({"[timers]", "[idle]"} <= roots, roots)
+        self.assertTrue({"[timers]", "[waiting]"} <= roots, roots)
         self.assertTrue(any(l.startswith("[timers]") and "on_heavy" in l for l in lines))
         # SVG: self-contained, interactive, every frame named
         svg = open(self.path("p.svg")).read()
@@ -124,8 +128,8 @@ class CProfile(unittest.TestCase):
         rc, objs, out, err = uvdb(["profile start --hz 999", "run", "profile report"], [example("04-blocking")])
         self.assertEqual(rc, 0, err)
         report = find(objs, "profile_report")
-        # a thread waiting uses no CPU: only the system call's own time in epoll is "idle"
-        self.assertLessEqual(report["by_phase"].get("idle", 0), 0.05 * report["samples"])
+        # a thread waiting uses no CPU: only the system call's own time in epoll is "waiting"
+        self.assertLessEqual(report["by_phase"].get("waiting", 0), 0.05 * report["samples"])
         self.assertGreater(report["by_phase"]["timers"], 0.9 * report["samples"])
 
     def test_thread_pool_workers(self):
