@@ -1,11 +1,27 @@
 #!/bin/sh
 # Installs uvdb's build dependencies (Debian 12, as root) and builds it into
-# build/ (and build-asan/ with --asan).  Safe to run again.
+# build/ (and build-asan/ with --asan, the libFuzzer targets into build-fuzz/
+# with --fuzz).  Safe to run again.
+#   scripts/setup.sh [--asan] [--fuzz]
 set -eu
 cd "$(dirname "$0")/.."
 
+asan=0 fuzz=0
+for opt in "$@"; do
+  case $opt in
+    --asan) asan=1 ;;
+    --fuzz) fuzz=1 ;;
+    *) echo "setup: unknown option $opt (--asan, --fuzz)" >&2; exit 2 ;;
+  esac
+done
+
 PACKAGES="build-essential pkg-config meson ninja-build python3 libuv1-dev libunwind-dev libelf-dev
-libdw-dev libreadline-dev libcmocka-dev libzydis-dev zlib1g-dev"
+libdw-dev libreadline-dev libcmocka-dev libzydis-dev zlib1g-dev groff-base"
+# libFuzzer comes with clang only (gcc has none); its runtime library is in
+# libclang-rt-dev, which clang merely recommends, so it is named too.
+if [ "$fuzz" = 1 ]; then
+  PACKAGES="$PACKAGES clang libclang-rt-dev"
+fi
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
@@ -23,7 +39,16 @@ fi
 
 [ -f build/build.ninja ] || meson setup build >/dev/null
 ninja -C build
-if [ "${1:-}" = "--asan" ]; then
+if [ "$asan" = 1 ]; then
   [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
   ninja -C build-asan
+fi
+if [ "$fuzz" = 1 ]; then
+  # Only the fuzz targets: the rest is built and tested by gcc in build/.
+  # Configured as scripts/fuzz.sh does, so either may create build-fuzz/
+  # (-Db_lundef=false: sanitized code leaves the sanitizer runtime's
+  # symbols to the final link, as in build-asan/).
+  [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Db_lundef=false >/dev/null
+  ninja -C build-fuzz tests/fuzz/fuzz_command tests/fuzz/fuzz_cond tests/fuzz/fuzz_wire \
+    tests/fuzz/fuzz_perfmap tests/fuzz/fuzz_elf tests/fuzz/fuzz_record
 fi

@@ -1,25 +1,38 @@
 #!/bin/sh
-# Every test: set up (with the sanitizer build), run the unit and integration
-# suites, then the debugger and the unit tests again under ASan+UBSan.  The
-# probe, the examples and the test programs of the sanitizer run come from
-# build/: a sanitized probe cannot be preloaded into a program that is not,
-# nor the plain probe into a sanitized program.
+# Every test: set up (with the sanitizer build and the clang build of the
+# fuzz targets), run the unit and integration suites, then the debugger and
+# the unit tests again under ASan+UBSan, then a bounded libFuzzer run of each
+# fuzz target.  The probe, the examples and the test programs of the
+# sanitizer run come from build/: a sanitized probe cannot be preloaded into
+# a program that is not, nor the plain probe into a sanitized program.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/setup.sh --asan
+scripts/setup.sh --asan --fuzz
 
 status=0
 meson test -C build --print-errorlogs || status=1
 UVDB_PROBE="$PWD/build/preload/libuvdb-probe.so" UVDB_EXAMPLES="$PWD/build/examples" \
   UVDB_TEST_PROGRAMS="$PWD/build/tests/integration" UVDB_BENCH="$PWD/build/bench" \
   meson test -C build-asan --print-errorlogs --suite unit --suite integration --suite docs || status=1
+# The fuzz targets, each over its seeds for UVDB_FUZZ_RUNS inputs (a count,
+# not a time: every machine does the same work), one after the other.
+# setup.sh built them and nothing else of build-fuzz/ (meson test rebuilds
+# only what the tests it runs depend on).  An old testlog.json must not be
+# counted if this run fails to start.
+rm -f build-fuzz/meson-logs/testlog.json
+meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
 
 # One line for people and CI: test cases, counted from each runner's own
 # summary (cmocka's [  PASSED  ] / [  FAILED  ], unittest's Ran N / failures=).
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
-import json, re, sys
+# A fuzz target's run counts as one test (its result).
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json <<'PY'
+import json, os, re, sys
 passed = failed = 0
 for path in sys.argv[1:]:
+    if not os.path.exists(path):  # its meson test did not run at all
+        print(f"FAILED: no {path}")
+        failed += 1
+        continue
     for line in open(path):
         r = json.loads(line)
         out = r.get("stdout", "") + r.get("stderr", "")

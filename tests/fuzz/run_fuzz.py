@@ -12,7 +12,8 @@ runs = os.environ.get("UVDB_FUZZ_RUNS", "20000")
 with tempfile.TemporaryDirectory(prefix="uvdb-fuzz-") as scratch:
     env = dict(os.environ, UVDB_FUZZ_QUIET="1")
     p = subprocess.run([fuzzer, scratch, seeds, f"-runs={runs}", "-seed=1", "-timeout=30", "-rss_limit_mb=4096",
-                        f"-artifact_prefix={scratch}/"], cwd=scratch, env=env, capture_output=True, text=True)
+                        f"-artifact_prefix={scratch}/"], cwd=scratch, env=env, capture_output=True, text=True,
+                       errors="replace")  # a target's messages can quote the fuzzed bytes: not UTF-8
     tail = p.stderr[-4000:]
     print(tail)
     if p.returncode != 0:

@@ -314,7 +314,7 @@ class TargetBehaviour(unittest.TestCase):
         """uvdb reads nothing while it waits for a command: the ring fills,
         the records beyond it are dropped and counted, and the program runs
         to its end regardless."""
-        n = 400000
+        n = 1500000  # long enough (about 3 s) to outlast uvdb's answer to its hello even under ASan and load
         s = Session(program("flood", str(n)))
         try:
             self.assertEqual(s.command("run &", "run")["state"], "running")

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Transparency: every example (C, built against the shared and the static
 libuv, and Node) prints the same output and ends with the same status run
-plainly and run under uvdb with the probe preloaded."""
+plainly and run under uvdb with the probe preloaded; a Node program's own
+test suite (programs/node-suite.test.mjs) passes the same tests under the
+probe as without it."""
+import collections
 import glob
 import json
 import os
@@ -16,7 +19,7 @@ from test_loop import EXAMPLES, NODE, SRC, TIMEOUT, UVDB  # noqa: E402
 # What uvdb itself prints in --json mode: one-key objects with these keys
 # (loop_ended: a Worker's loop closed).  A program's own JSON line,
 # 04-blocking.js's, has other keys.
-UVDB_KEYS = {"run", "warning", "error", "exited", "stopped", "loop_ended"}
+UVDB_KEYS = {"run", "warning", "error", "exited", "stopped", "loop_ended", "inferior"}  # uvdb's, not the program's
 
 # Figures that differ from run to run with or without the probe: durations
 # (scheduling and CPU speed decide them) and memory peaks (when the
@@ -93,6 +96,42 @@ def node_examples():
     return sorted(os.path.basename(p) for p in glob.glob(os.path.join(SRC, "examples", "node", "*.js")))
 
 
+# A program's own test suite: node:test run in-process (`node FILE`, not
+# `node --test`, which would run the file in a child process).
+NODE_SUITE = os.path.join(SRC, "tests", "integration", "programs", "node-suite.test.mjs")
+TAP_RESULT = re.compile(r"^( *)(ok|not ok) \d+ - (.*?)(?: # (?:SKIP|TODO)\b.*)?$")
+TAP_SUMMARY = re.compile(r"^# (tests|suites|pass|fail|cancelled|skipped|todo) (\d+)$")
+
+
+def tap_results(lines):
+    """The TAP that node:test prints, as (results, summary): results maps each
+    test's name, qualified by its describe() blocks ("fs > rename and unlink"),
+    to its "ok" / "not ok" lines (a list: a name twice is seen twice); summary
+    the final counts.  Durations are not read.  A suite's result line comes
+    after its tests' (4 spaces deeper), so each level's results wait for
+    their parent's line to be named."""
+    pending = collections.defaultdict(list)  # depth -> [(name, result)] not yet under a parent
+    summary = {}
+    for line in lines:
+        m = TAP_RESULT.match(line)
+        if m:
+            depth = len(m.group(1)) // 4
+            name, result = m.group(3), m.group(2)
+            children = pending.pop(depth + 1, [])
+            pending[depth].append((name, result))
+            pending[depth].extend((name + " > " + child, r) for child, r in children)
+            continue
+        m = TAP_SUMMARY.match(line)
+        if m:
+            summary[m.group(1)] = int(m.group(2))
+    results = collections.defaultdict(list)
+    for name, result in pending.pop(0, []):
+        results[name].append(result)
+    if pending:
+        raise AssertionError(f"TAP results without a parent line: {dict(pending)}")
+    return dict(results), summary
+
+
 class Transparency(unittest.TestCase):
     def compare(self, name, argv, cwd):
         plain, plain_status = run_plain(argv, cwd)
@@ -119,6 +158,26 @@ class Transparency(unittest.TestCase):
         for name in names:
             with self.subTest(name):
                 self.compare(name, [NODE, os.path.join(SRC, "examples", "node", name)], SRC)
+
+    def test_node_program_test_suite(self):
+        argv = [NODE, NODE_SUITE]
+        plain, plain_status = run_plain(argv, SRC)
+        probed, probed_status, run = run_under_uvdb(argv, SRC)
+        plain_results, plain_summary = tap_results(plain)
+        probed_results, probed_summary = tap_results(probed)
+        # The suite itself passes without the probe, and is a real one.
+        self.assertEqual(plain_status, ("exit", 0), "\n".join(plain))
+        self.assertGreaterEqual(plain_summary.get("tests", 0), 20, plain_summary)
+        self.assertEqual(plain_summary["pass"], plain_summary["tests"], plain_summary)
+        self.assertEqual(sum(len(r) for r in plain_results.values()),
+                         plain_summary["tests"] + plain_summary["suites"], plain_results)
+        # Under the probe: the same status, the same tests with the same
+        # results, the same counts.
+        self.assertEqual(probed_status, plain_status, "\n".join(probed))
+        self.assertEqual(probed_results, plain_results, "\n".join(probed))
+        self.assertEqual(probed_summary, plain_summary, "\n".join(probed))
+        # It really ran under the probe: libuv was found and events came.
+        self.assertGreater(run["events"], 0, run)
 
 
 if __name__ == "__main__":
