@@ -698,6 +698,31 @@ def symbolize_speed(uvdb, seconds=9, hz=10000):
     }
 
 
+def children_startup(uvdb, rounds, children=30):
+    """bench/spawn_children.js (node running `node -e 0` children one after
+    the other, each timed from spawn to exit) under uvdb with
+    follow-children off and on, rounds alternating: what following adds
+    to a child's start-up (its probe finds libuv, says hello, is answered)."""
+    med = {"off": [], "on": []}
+    for i in range(rounds):
+        for mode in (("off", "on") if i % 2 == 0 else ("on", "off")):
+            out = run_bounded(DEBUGGER_CPU + [uvdb, "-nx", "--batch", "-ex", f"set follow-children {mode}", "-ex", "run",
+                                              "--", *TARGET_CPU, "node", os.path.join(ROOT, "bench", "spawn_children.js"),
+                                              str(children)], 300)
+            med[mode].append(float(re.search(r"median_ms=([0-9.]+)", out).group(1)))
+    off, on = statistics.median(med["off"]), statistics.median(med["on"])
+    return {
+        "figure": "Node: a child's start-up (`node -e 0`, spawn to exit) with follow-children on",
+        "baseline": f"{off:.1f} ms (follow-children off)",
+        "uvdb": f"{on:.1f} ms",
+        "ratio": f"{on - off:+.1f} ms",
+        "budget": "<= +5 ms",
+        "pass": on - off <= 5,
+        "note": f"medians of {rounds} runs, each the median of {children} children; off, the child's probe only "
+                f"reads its environment; on, it locates libuv in node, installs its hooks and meets uvdb",
+    }
+
+
 def emit_cost(build):
     out = subprocess.run([os.path.join(build, "bench", "emit_cost")], capture_output=True, text=True,
                          check=True).stdout
@@ -736,7 +761,8 @@ def main():
     uvdb = os.path.join(a.build, "debugger", "uvdb")
     loadgen = os.path.join(a.build, "bench", "loadgen")
     only = {"attach_rows": lambda: attach_rows(uvdb, loadgen),
-            "profiler_cost": lambda: [profiler_cost(uvdb, a.rounds)], "symbolize_speed": lambda: [symbolize_speed(uvdb)]}
+            "profiler_cost": lambda: [profiler_cost(uvdb, a.rounds)], "symbolize_speed": lambda: [symbolize_speed(uvdb)],
+            "children_startup": lambda: [children_startup(uvdb, a.rounds)]}
     if a.only:
         for r in only[a.only]():
             print(json.dumps(r))
@@ -766,7 +792,8 @@ def main():
         record_under_load("Node: HTTP server under loopback load, `uvdb record` for 10 s at 1 kHz, every event on",
                           uvdb, loadgen, lambda port, n: ["node", os.path.join(ROOT, "bench", "http_server.js"),
                                                           str(port), str(n)]),
-    ] + attach_rows(uvdb, loadgen) + [profiler_cost(uvdb, a.rounds), symbolize_speed(uvdb)]
+    ] + attach_rows(uvdb, loadgen) + [profiler_cost(uvdb, a.rounds), symbolize_speed(uvdb),
+                                               children_startup(uvdb, a.rounds)]
     parts = [
         breakdown("Node setImmediate turn", a.build, uvdb,
                   ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"], a.rounds),

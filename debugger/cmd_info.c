@@ -13,6 +13,9 @@ static int info_loop(struct session *s, int argc, char **argv);
 const struct uvdb_command uvdb_info_commands[] = {
     {"probe", info_probe, "info probe", "The probe: version, target, libuv and how it was found, every hook.", NULL},
     {"loops", info_loops, "info loops", "Every loop seen: id, address, thread, iterations, state.", NULL},
+    {"inferiors", cmd_info_inferiors, "info inferiors",
+     "The processes of the session: the program and the children it started with libuv (follow-children), "
+     "each with its state and loops; * marks the one commands act on.", NULL},
     {"breakpoints", cmd_info_breakpoints, "info breakpoints", "Every breakpoint: what, enabled, hits, condition.",
      NULL},
     {"handles", cmd_info_handles, "info handles [N]",
@@ -231,7 +234,8 @@ static int info_loops(struct session *s, int argc, char **argv) {
     j = json_begin();
     json_arr(j, "info_loops");
   } else {
-    printf("%-4s %-14s %-18s %-8s %-10s %s\n", "id", "what", "address", "tid", "iterations", "state");
+    printf("%s%-4s %-14s %-18s %-8s %-10s %s%s\n", out_style(OUT_HEADER), "id", "what", "address", "tid", "iterations",
+           "state", out_reset());
   }
   for (int i = 0; i < 64; i++) {
     const struct loop_model *l = &s->model.loops[i];
@@ -312,7 +316,8 @@ static int info_loop(struct session *s, int argc, char **argv) {
   } else {
     printf("Loop %d at %s, thread %u (%s): %llu iterations in %llu uv_run calls, %s\n", l->id, addr, l->tid, l->thread,
            (unsigned long long)l->iterations, (unsigned long long)l->runs, uv__loop_state(s, l));
-    printf("  %-8s %10s %12s %10s %10s\n", "phase", "count", "total_ms", "mean_us", "max_us");
+    printf("  %s%-8s %10s %12s %10s %10s%s\n", out_style(OUT_HEADER), "phase", "count", "total_ms", "mean_us", "max_us",
+           out_reset());
   }
   /* phases in the order they ran, then any that ran outside that order */
   int shown[UVDB_PHASE_COUNT] = {0}, list[UVDB_PHASE_COUNT], n = 0;

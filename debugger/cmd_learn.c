@@ -115,8 +115,8 @@ static int uv__list(const struct learn_paths *p) {
     free(names[i]);
   }
   free(names);
-  printf("The others are still to be written (see %s/README.md).\n"
-         "`uvdb learn N` runs chapter N's sessions step by step; `uvdb learn N --batch` without stopping.\n",
+  printf("`uvdb learn N` runs chapter N's sessions step by step; `uvdb learn N --batch` without stopping "
+         "(the path's index: %s/README.md).\n",
          dir);
   return 0;
 }

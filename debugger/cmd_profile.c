@@ -53,8 +53,13 @@ static int uv__by_string(const void *a, const void *b) {
 void profile_fold(struct session *s, int phase_roots, struct profile_folded *f) {
   const struct profile *p = &s->profile;
   char **all = malloc(sizeof(char *) * (p->nrecs ? p->nrecs : 1));
-  for (size_t i = 0; i < p->nrecs; i++)
+  struct out_progress pg; /* naming every frame of a large profile can take seconds */
+  out_progress_begin(&pg, "symbolizing", "stacks", p->nrecs, 256);
+  for (size_t i = 0; i < p->nrecs; i++) {
+    out_progress(&pg, i);
     all[i] = uv__folded_line(s, &p->recs[i], phase_roots);
+  }
+  out_progress_end(&pg);
   qsort(all, p->nrecs, sizeof(char *), uv__by_string);
   f->line = malloc(sizeof(char *) * (p->nrecs ? p->nrecs : 1));
   f->count = malloc(sizeof(uint64_t) * (p->nrecs ? p->nrecs : 1));
@@ -466,7 +471,10 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
   struct uv__fn_table table = {0};
   struct uv__pc_cache cache = {0};
   uint64_t by_phase[UVDB_PHASE_COUNT + 3] = {0}; /* phases, then idle, pool, outside */
+  struct out_progress pg;
+  out_progress_begin(&pg, "symbolizing", "stacks", p->nrecs, 256);
   for (size_t i = 0; i < p->nrecs; i++) {
+    out_progress(&pg, i);
     const struct prof_rec *r = &p->recs[i];
     by_phase[r->role == UVDB_ROLE_POOL ? UVDB_PHASE_COUNT + 1
              : r->waiting            ? UVDB_PHASE_COUNT
@@ -498,6 +506,7 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
       }
     }
   }
+  out_progress_end(&pg);
   struct uv__fn_count *fn = table.fn;
   size_t nfn = table.n;
   free(table.slot);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- the recorded names, by the address they were looked up at ---- */
@@ -290,7 +291,10 @@ static void uv__top_callbacks(struct session *s) {
   struct uv__count *c = NULL;
   size_t n = 0;
   uint64_t in_callbacks = 0;
+  struct out_progress pg; /* naming every frame of a long recording's samples takes seconds */
+  out_progress_begin(&pg, "symbolizing", "stacks", p->nrecs, 256);
   for (size_t i = 0; i < p->nrecs; i++) {
+    out_progress(&pg, i);
     const struct prof_rec *r = &p->recs[i];
     if (r->role != UVDB_ROLE_LOOP || r->waiting)
       continue;
@@ -304,6 +308,7 @@ static void uv__top_callbacks(struct session *s) {
     uv__count_name(&c, &n, fn[cb], 1);
     in_callbacks++;
   }
+  out_progress_end(&pg);
   uv__print_counts("report_callbacks", "Top callbacks (loop samples inside a callback):", c, n, in_callbacks, 15,
                    "callback");
 }
@@ -450,17 +455,26 @@ int cmd_report_main(int argc, char **argv) {
   s->shm = shm;
   s->shm->magic = UVDB_SHM_MAGIC;
   s->state = TARGET_EXITED;
-  s->batch = 1;
+  /* s->batch stays 0: nobody is prompted here, but a person at a terminal
+   * gets progress and colour (out.c), as --json and a pipe do not. */
   model_reset(&s->model);
   symbolizer_set_offline(uv__offline_name, uv__offline_module);
   struct replay rp = {.s = s};
   struct rec_chunk c;
   int r;
-  while ((r = rec_next(&rd, &c)) == 1)
+  struct stat st;
+  uint64_t size = fstat(fileno(rd.f), &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+  struct out_progress pg; /* by the byte: a chunk holds one sample, or thousands of events */
+  out_progress_begin(&pg, "reading recording", NULL, size, 1);
+  for (uint64_t nchunks = 0; (r = rec_next(&rd, &c)) == 1;) {
+    if (++nchunks % 64 == 0) /* the clock is read every 64 chunks at most */
+      out_progress(&pg, rd.offset);
     if (uv__apply(&rp, &rd, &c) != 0) {
       r = -1;
       break;
     }
+  }
+  out_progress_end(&pg);
   int status = 0;
   if (f == 0) {
     uv__text(&rp, path);

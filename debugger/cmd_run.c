@@ -256,7 +256,9 @@ int cmd_detach(struct session *s, int argc, char **argv) {
 }
 
 int cmd_quit(struct session *s, int argc, char **argv) {
-  (void)argc, (void)argv;
+  (void)argc;
+  if (s->attached && s->inferior_id == 1 && (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED))
+    cmd_detach(s, 1, argv); /* said, as gdb says it detaches */
   session_leave(s);
   uvdb_quit_requested = 1;
   return 0;

@@ -121,8 +121,8 @@ static void uv__workers(struct session *s, struct json *j, uint64_t now) {
   if (j)
     json_arr(j, "workers");
   else
-    printf("Workers (%d seen):\n  %-8s %-5s %-40s %9s %6s %10s\n", p->nworkers, "tid", "state", "job", "for_ms",
-           "jobs", "busy_ms");
+    printf("Workers (%d seen):\n  %s%-8s %-5s %-40s %9s %6s %10s%s\n", p->nworkers, out_style(OUT_HEADER), "tid", "state",
+           "job", "for_ms", "jobs", "busy_ms", out_reset());
   for (int i = 0; i < p->nworkers; i++) {
     const struct pool_worker *w = &p->workers[i];
     const struct pool_job *job = w->job ? uv__running(p, w->job) : NULL;

@@ -48,6 +48,8 @@ static const struct uvdb_command uv__commands[] = {
     {"sleep", cmd_sleep, "sleep SECONDS",
      "Let a running program run for SECONDS while uvdb takes its events (scripts: attach, profile start, "
      "sleep 2, profile stop).", NULL},
+    {"inferior", cmd_inferior, "inferior N",
+     "Act on another process of the session (`info inferiors`): a child the program started, followed.", NULL},
     {"detach", cmd_detach, "detach",
      "Leave the process: a stopped loop resumes, the probe's hooks come out, its code is as it was.", NULL},
     {"info", cmd_info, "info WHAT",

@@ -46,8 +46,10 @@ uint64_t histogram_quantile(const struct histogram *h, double q) {
     return h->max;
   /* the smallest value with at least q of the values at or below it */
   uint64_t rank = (uint64_t)(q * (double)h->count + 0.5), seen = 0;
-  if (rank < 1)
-    rank = 1;
+  if (rank <= 1)
+    return h->min; /* the lowest or the highest rank: kept exactly, not as a bucket's middle */
+  if (rank >= h->count)
+    return h->max;
   for (unsigned b = 0; b < HISTOGRAM_BUCKETS; b++) {
     seen += h->bucket[b];
     if (seen >= rank) {

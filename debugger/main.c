@@ -13,6 +13,8 @@
 static void uv__usage(FILE *f) {
   fprintf(f,
           "usage: uvdb [options] [--] PROGRAM [ARGS...]\n"
+          "       uvdb [options] -p PID\n"
+          "  -p PID       attach to a running libuv or Node process (--pid); `detach` leaves it as it was\n"
           "  -ex CMD      run CMD (repeatable; with -x, in the order given)\n"
           "  -x FILE      run the commands in FILE\n"
           "  --batch      exit after the commands (status 1 if one failed); kills a launched program\n"
@@ -20,10 +22,12 @@ static void uv__usage(FILE *f) {
           "  --json       answer every command with one JSON object per line\n"
           "  -q           no banner\n"
           "  --version    print the version\n"
+          "  -h, --help   this help\n"
           "       uvdb learn [N [--batch]]   the learning path: list the chapters, or run chapter N's sessions\n"
           "       uvdb record -o FILE [--hz N] [--duration S] [--events LIST] (-- PROGRAM [ARGS...] | -p PID)\n"
           "                                  record headless into FILE (docs/recording.md)\n"
-          "       uvdb report FILE [--format text|chrome|folded|svg|speedscope|pprof] [-o OUT]   a recording, offline\n"
+          "       uvdb report FILE [--format text|chrome|folded|svg|speedscope|pprof] [-o OUT] [--phase-roots] [--json]\n"
+          "                                  a recording, offline\n"
           "Inside, `help` lists the commands: run, start, next, continue, break, info, backtrace, ...\n");
 }
 
@@ -209,9 +213,9 @@ int main(int argc, char **argv) {
   }
   s->argv = i < argc ? argv + i : NULL;
   s->argc = argc - i;
+  s->batch = batch; /* before any message: no colour in batch mode */
   if (s->argv && !uv__program_exists(s->argv[0]))
     uvdb_message("warning", "%s: no such program (`run` will fail)", s->argv[0]);
-  s->batch = batch;
 
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));

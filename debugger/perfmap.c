@@ -16,38 +16,49 @@ struct perf_entry {
   char *name;
 };
 
-static struct {
+/* One map a process: the program and each child followed (inferior.c)
+ * keeps its names after it exits; past MAPS the oldest goes. */
+#define MAPS 32
+struct perf_map {
   pid_t pid;
   struct perf_entry *e;
   size_t n, cap;
   off_t read_to;
   int sorted;
-} uv__map;
+};
+static struct perf_map uv__maps[MAPS];
+static unsigned uv__next;
 
-static void uv__clear(void) {
-  for (size_t i = 0; i < uv__map.n; i++)
-    free(uv__map.e[i].name);
-  free(uv__map.e);
-  memset(&uv__map, 0, sizeof(uv__map));
+static void uv__clear(struct perf_map *m) {
+  for (size_t i = 0; i < m->n; i++)
+    free(m->e[i].name);
+  free(m->e);
+  memset(m, 0, sizeof(*m));
 }
 
 static void uv__path(pid_t pid, char *buf, size_t cap) {
   snprintf(buf, cap, "/tmp/perf-%d.map", (int)pid);
 }
 
+static struct perf_map *uv__map_of(pid_t pid) {
+  for (unsigned i = 0; i < MAPS; i++)
+    if (uv__maps[i].pid == pid)
+      return &uv__maps[i];
+  struct perf_map *m = &uv__maps[uv__next++ % MAPS];
+  uv__clear(m);
+  m->pid = pid;
+  return m;
+}
+
 /* Read what V8 added since last time; whole lines only. */
-static void uv__load(pid_t pid) {
-  if (uv__map.pid != pid) {
-    uv__clear();
-    uv__map.pid = pid;
-  }
+static void uv__load(struct perf_map *m) {
   char path[64];
-  uv__path(pid, path, sizeof(path));
+  uv__path(m->pid, path, sizeof(path));
   FILE *f = fopen(path, "r");
   if (!f)
     return;
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || st.st_size <= uv__map.read_to || fseeko(f, uv__map.read_to, SEEK_SET) != 0) {
+  if (fstat(fileno(f), &st) != 0 || st.st_size <= m->read_to || fseeko(f, m->read_to, SEEK_SET) != 0) {
     fclose(f);
     return;
   }
@@ -56,21 +67,21 @@ static void uv__load(pid_t pid) {
     size_t len = strlen(line);
     if (!len || line[len - 1] != '\n')
       break; /* being written: next time */
-    uv__map.read_to += (off_t)len;
+    m->read_to += (off_t)len;
     line[len - 1] = '\0';
     unsigned long long start, size;
     int at = 0;
     if (sscanf(line, "%llx %llx %n", &start, &size, &at) < 2 || !at)
       continue;
-    if (uv__map.n == uv__map.cap) {
-      size_t cap = uv__map.cap ? uv__map.cap * 2 : 4096;
-      struct perf_entry *grown = realloc(uv__map.e, cap * sizeof(*grown));
+    if (m->n == m->cap) {
+      size_t cap = m->cap ? m->cap * 2 : 4096;
+      struct perf_entry *grown = realloc(m->e, cap * sizeof(*grown));
       if (!grown)
         break;
-      uv__map.e = grown, uv__map.cap = cap;
+      m->e = grown, m->cap = cap;
     }
-    uv__map.e[uv__map.n++] = (struct perf_entry){start, size, strdup(line + at)};
-    uv__map.sorted = 0;
+    m->e[m->n++] = (struct perf_entry){start, size, strdup(line + at)};
+    m->sorted = 0;
   }
   fclose(f);
 }
@@ -80,22 +91,22 @@ static int uv__by_start(const void *a, const void *b) {
   return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static const char *uv__find(uint64_t addr) {
-  if (!uv__map.sorted && uv__map.n) { /* qsort of NULL, even for 0 entries, is undefined */
-    qsort(uv__map.e, uv__map.n, sizeof(*uv__map.e), uv__by_start);
-    uv__map.sorted = 1;
+static const char *uv__find(struct perf_map *m, uint64_t addr) {
+  if (!m->sorted && m->n) { /* qsort of NULL, even for 0 entries, is undefined */
+    qsort(m->e, m->n, sizeof(*m->e), uv__by_start);
+    m->sorted = 1;
   }
-  size_t lo = 0, hi = uv__map.n;
+  size_t lo = 0, hi = m->n;
   while (lo < hi) { /* the first entry starting after addr */
     size_t mid = (lo + hi) / 2;
-    if (uv__map.e[mid].start <= addr)
+    if (m->e[mid].start <= addr)
       lo = mid + 1;
     else
       hi = mid;
   }
   for (size_t i = lo; i-- > 0 && lo - i < 64;)
-    if (addr < uv__map.e[i].start + uv__map.e[i].size)
-      return uv__map.e[i].name;
+    if (addr < m->e[i].start + m->e[i].size)
+      return m->e[i].name;
   return NULL;
 }
 
@@ -104,21 +115,22 @@ static const char *uv__find(uint64_t addr) {
 const char *perfmap_lookup(pid_t pid, uint64_t addr) {
   if (pid <= 0)
     return NULL;
-  if (uv__map.pid != pid)
-    uv__load(pid);
-  const char *name = uv__find(addr);
+  struct perf_map *m = uv__map_of(pid);
+  if (!m->read_to)
+    uv__load(m);
+  const char *name = uv__find(m, addr);
   if (!name) {
-    size_t before = uv__map.n;
-    uv__load(pid);
-    if (uv__map.n != before)
-      name = uv__find(addr);
+    size_t before = m->n;
+    uv__load(m);
+    if (m->n != before)
+      name = uv__find(m, addr);
   }
   return name;
 }
 
 /* The program is gone: read the rest, then remove the file uvdb caused. */
 void perfmap_finish(pid_t pid) {
-  uv__load(pid);
+  uv__load(uv__map_of(pid));
   char path[64];
   uv__path(pid, path, sizeof(path));
   unlink(path);

@@ -21,7 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-struct session uvdb_session = {.listen_fd = -1, .ctl_fd = -1, .exit_code = -1, .term_signal = -1, .pidfd = -1};
+struct session uvdb_session = {.listen_fd = -1, .ctl_fd = -1, .exit_code = -1, .term_signal = -1, .pidfd = -1,
+                               .inferior_id = 1};
 
 /* The probe library: $UVDB_PROBE, beside uvdb, the build tree, the install. */
 static int uv__find_probe(char *out, size_t cap) {
@@ -47,9 +48,10 @@ static int uv__find_probe(char *out, size_t cap) {
   return -1;
 }
 
-const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap) {
+/* KEY=VALUE lines, as a hello holds them: VALUE, or NULL. */
+static const char *uv__info_get(const char *text, const char *key, char *buf, size_t cap) {
   size_t kl = strlen(key);
-  for (const char *p = s->probe_info; p && *p;) {
+  for (const char *p = text; p && *p;) {
     const char *nl = strchr(p, '\n');
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
     if (len > kl && strncmp(p, key, kl) == 0 && p[kl] == '=') {
@@ -61,6 +63,10 @@ const char *probe_info_get(const struct session *s, const char *key, char *buf, 
     p = nl ? nl + 1 : NULL;
   }
   return NULL;
+}
+
+const char *probe_info_get(const struct session *s, const char *key, char *buf, size_t cap) {
+  return uv__info_get(s->probe_info, key, buf, cap);
 }
 
 static void uv__close_target(struct session *s) {
@@ -76,6 +82,17 @@ static void uv__unmap(struct session *s) {
   s->shm = NULL;
   symbolizer_close(s->sym); /* a new image, or none */
   s->sym = NULL;
+}
+
+/* An inferior let go of: its rings unmapped, its symbols closed, its samples and jobs freed. */
+void session_release(struct session *s) {
+  uv__close_target(s);
+  uv__unmap(s);
+  if (s->pidfd >= 0)
+    close(s->pidfd);
+  s->pidfd = -1;
+  profile_reset(&s->profile);
+  pool_reset(&s->model.pool);
 }
 
 struct symbolizer *session_symbolizer(struct session *s) {
@@ -113,6 +130,8 @@ static int uv__fresh(struct session *s) {
 }
 
 int session_launch(struct session *s, int start_paused) {
+  if (inferior_forget_all(s) != 0) /* back to inferior 1, the program */
+    return -1;
   if (!s->argv || !s->argv[0])
     return uvdb_error("no program to run: give one after the options, as in `uvdb -- node app.js`");
   char probe[4096];
@@ -145,6 +164,7 @@ int session_launch(struct session *s, int start_paused) {
      * frames of their own, at the cost of a V8 task on the loop.  Node
      * reads these from NODE_OPTIONS; other programs ignore it. */
     const char *node_options = getenv("NODE_OPTIONS");
+    setenv("UVDB_NODE_OPTIONS", node_options && *node_options ? node_options : "-", 1); /* for children not followed */
     char *with_names = NULL;
     int names = settings_js_names();
     if (names && asprintf(&with_names, "%s%s--perf-basic-prof-only-functions%s", node_options ? node_options : "",
@@ -153,6 +173,10 @@ int session_launch(struct session *s, int start_paused) {
       setenv("NODE_OPTIONS", with_names, 1);
     snprintf(buf, sizeof(buf), "%d", (int)getpid());
     setenv("UVDB_PID", buf, 1);
+    if (settings_follow_children())
+      setenv("UVDB_FOLLOW", "1", 1); /* the program's children with libuv say hello too */
+    else
+      unsetenv("UVDB_FOLLOW");
     signal(SIGINT, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     execvp(s->argv[0], s->argv);
@@ -191,20 +215,24 @@ static void uv__hello_loops(struct session *s) {
   }
 }
 
+static void uv__welcome(struct session *s, int fd, const char *hello, size_t len, int shm_fd);
+
 /* HELLO: the probe's report and its ring memory; answer WELCOME or REFUSE. */
 static void uv__handshake(struct session *s, int fd) {
   uint32_t type;
   size_t len = 0;
   int shm_fd = -1;
-  char *info = s->probe_info;
-  if (uvdb_msg_recv(fd, &type, info, sizeof(s->probe_info), &len, &shm_fd, 5000) != 1 ||
-      type != UVDB_MSG_HELLO) {
+  static char hello[sizeof(s->probe_info)];
+  if (uvdb_msg_recv(fd, &type, hello, sizeof(hello) - 1, &len, &shm_fd, 5000) != 1 || type != UVDB_MSG_HELLO) {
     uvdb_message("warning", "a process connected but sent no valid hello; ignored");
     close(fd);
+    if (shm_fd >= 0)
+      close(shm_fd);
     return;
   }
+  hello[len] = '\0';
   char v[600];
-  int proto = atoi(probe_info_get(s, "protocol", v, sizeof(v)) ? v : "0");
+  int proto = atoi(uv__info_get(hello, "protocol", v, sizeof(v)) ? v : "0");
   if (proto != UVDB_PROTOCOL_VERSION) {
     const char *why = "protocol mismatch";
     uvdb_msg_send(fd, UVDB_MSG_REFUSE, why, strlen(why), -1);
@@ -215,6 +243,33 @@ static void uv__handshake(struct session *s, int fd) {
       close(shm_fd);
     return;
   }
+  /* Whose hello: the program's (again, after an exec), an inferior's, or a
+   * new child's the program started (follow-children). */
+  pid_t from = (pid_t)atol(uv__info_get(hello, "pid", v, sizeof(v)) ? v : "0");
+  struct session *t = inferior_by_pid(from), *child = NULL;
+  if (!t && from > 0 && from != s->pid) {
+    t = child = inferior_new(s, from, (pid_t)atol(uv__info_get(hello, "ppid", v, sizeof(v)) ? v : "0"));
+    if (!t) {
+      uvdb_msg_send(fd, UVDB_MSG_REFUSE, "no room", 7, -1);
+      close(fd);
+      if (shm_fd >= 0)
+        close(shm_fd);
+      uvdb_message("warning", "process %d, started by the program, is not followed: %d inferiors run already",
+                   (int)from, INFERIOR_MAX);
+      return;
+    }
+  }
+  if (!t)
+    t = s;
+  uv__welcome(t, fd, hello, len, shm_fd);
+  if (child) /* a child whose probe gave up waiting (uvdb at its prompt over 5 s) runs untraced: not one */
+    inferior_register(child, child->probe_connected);
+}
+
+/* The hello's process is t's: map its rings and answer. */
+static void uv__welcome(struct session *s, int fd, const char *hello, size_t len, int shm_fd) {
+  char v[600];
+  memcpy(s->probe_info, hello, len + 1);
   int found = strcmp(probe_info_get(s, "libuv", v, sizeof(v)) ? v : "", "found") == 0;
   if (found && shm_fd < 0) {
     char how[600];
@@ -377,7 +432,7 @@ uint64_t session_drain(struct session *s) {
 /* Has the target ended?  A child is waited for; an attached process is
  * not ours to wait for: its pidfd says it ended, not how. */
 static int uv__ended(struct session *s, int *status) {
-  if (!s->attached)
+  if (!s->attached && !s->parent_pid)
     return waitpid(s->pid, status, WNOHANG) == s->pid;
   struct pollfd p = {s->pidfd, POLLIN, 0};
   if (s->pidfd >= 0 ? poll(&p, 1, 0) <= 0 : kill(s->pid, 0) == 0 || errno != ESRCH)
@@ -399,6 +454,33 @@ static void uv__reap(struct session *s, int status) {
   else if (WIFSIGNALED(status))
     s->term_signal = WTERMSIG(status);
   uv__close_target(s);
+}
+
+/* An inferior the commands are not on: its rings drained (so they never
+ * fill), its control socket and its end watched, a stop of its loop (a
+ * breakpoint set while it was current) said once and left for `inferior N`. */
+static void uv__poll_other(struct session *o) {
+  if (o->state != TARGET_RUNNING)
+    return;
+  struct pollfd p = {o->ctl_fd, POLLIN, 0};
+  if (o->ctl_fd >= 0 && poll(&p, 1, 0) > 0) {
+    uint32_t type;
+    char buf[256];
+    if (uvdb_msg_recv(o->ctl_fd, &type, buf, sizeof(buf), NULL, NULL, 0) < 0)
+      uv__close_target(o);
+  }
+  uv__drain(o, 0);
+  int status;
+  if (o->model.stopped && breakpoints_should_stop(o)) {
+    o->state = TARGET_STOPPED;
+    inferior_announce(o, "stopped");
+  } else if (o->model.stopped) {
+    o->model.stopped = 0;
+    session_send(o, UVDB_MSG_RESUME, NULL, 0);
+  } else if (uv__ended(o, &status)) {
+    uv__reap(o, status);
+    inferior_announce(o, "exited");
+  }
 }
 
 /* One look at a running target: a probe's hello, the control socket, the
@@ -426,6 +508,7 @@ static int uv__poll_once(struct session *s, int flowing) {
       uv__close_target(s); /* exec, or exiting: the rings stay mapped */
   }
   int busy = uv__drain(s, 0) >= UVDB_RING_RECORDS / 4;
+  session_poll_others();
   if (s->model.stopped) {
     /* The probe stops at every armed phase; conditions and counts live here. */
     int hit = breakpoints_should_stop(s); /* a step that lands on a breakpoint reports it, as in gdb */
@@ -446,6 +529,11 @@ static int uv__poll_once(struct session *s, int flowing) {
   return busy;
 }
 
+void session_poll_others(void) {
+  for (int i = 0; i < inferior_count(); i++)
+    uv__poll_other(inferior_at(i));
+}
+
 int session_wait(struct session *s) {
   int paused_sent = 0, flowing = 0;
   s->interrupted = 0;
@@ -464,6 +552,7 @@ int session_wait(struct session *s) {
         uvdb_message("warning", "no probe in the target to pause it; still waiting for it to exit");
     }
   }
+  session_poll_others(); /* children that ended just before it: said before its own end */
   return 0;
 }
 
@@ -622,7 +711,7 @@ void session_kill(struct session *s) {
     return;
   kill(s->pid, SIGKILL);
   int status;
-  if (s->attached) {
+  if (s->attached || s->parent_pid) { /* not uvdb's child: its pidfd says when it is gone */
     struct pollfd p = {s->pidfd, POLLIN, 0};
     if (s->pidfd >= 0)
       poll(&p, 1, 5000);
@@ -638,6 +727,7 @@ void session_kill(struct session *s) {
 /* What quitting does to the target, as in gdb: an attached process is
  * detached from and runs on; a launched one dies with its debugger. */
 void session_leave(struct session *s) {
+  inferior_end_others(s); /* the program's children: killed with it, as gdb kills the inferiors it started */
   if (s->attached && (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED))
     session_detach(s);
   else
@@ -735,6 +825,8 @@ static void uv__attach_js_names(struct session *s, int had_map) {
 int session_attach(struct session *s, pid_t pid) {
   if (s->state == TARGET_RUNNING || s->state == TARGET_STOPPED)
     return uvdb_error("already debugging process %d: `detach` (or `kill`) it first", (int)s->pid);
+  if (inferior_forget_all(s) != 0)
+    return -1;
   char probe[4096];
   if (uv__find_probe(probe, sizeof(probe)) != 0)
     return uvdb_error("cannot find libuvdb-probe.so beside uvdb or in its install directory (set UVDB_PROBE)");
@@ -817,8 +909,9 @@ const char *session_prompt(struct session *s, char *buf, size_t cap) {
     snprintf(fn, sizeof(fn), ", %s%s", st->reason == UVDB_STOP_FINISH ? "after " : "",
              session_callback_name(s, st->callback, name, sizeof(name)));
   }
-  snprintf(buf, cap, "(uvdb loop %d #%llu %s%s%s, %s) ", st->loop_id, (unsigned long long)st->iteration,
-           st->reason == UVDB_STOP_IN_POLL ? "in " : "", phase_name(st->phase), fn, why);
+  snprintf(buf, cap, "(uvdb %sloop %d #%llu %s%s%s, %s%s) ", out_prompt_style(OUT_BOLD), st->loop_id,
+           (unsigned long long)st->iteration, st->reason == UVDB_STOP_IN_POLL ? "in " : "", phase_name(st->phase), fn,
+           why, out_prompt_style(OUT_RESET));
   return buf;
 }
 
@@ -847,6 +940,7 @@ static const struct blocked_event *uv__last_blocked(const struct session *s, int
 static void uv__report_blocked(struct session *s, const struct stop_info *st) {
   printf("%s %d, loop %d blocked %.3f ms; stopped at its end, before %s (iteration %llu):\n", uv__bp_word(s, st->bp_id), st->bp_id,
          st->loop_id, st->blocked_ms, phase_name(st->phase), (unsigned long long)st->iteration);
+  fputs(out_reset(), stdout); /* the stretch and its stack below are plain */
   const struct blocked_event *e = uv__last_blocked(s, st->loop_id);
   if (e)
     blocking_print_event(s, NULL, e);
@@ -914,6 +1008,7 @@ void session_report_state(struct session *s, const char *command) {
     const struct stop_info *st = &s->model.stop;
     char name[512];
     const char *fn = st->callback ? session_callback_name(s, st->callback, name, sizeof(name)) : NULL;
+    fputs(out_style(OUT_BOLD), stdout); /* the stop line stands out on a terminal */
     if (fn && st->reason == UVDB_STOP_FINISH)
       printf("Loop %d returned from %s (%s, iteration %llu)\n", st->loop_id, fn, phase_name(st->phase),
              (unsigned long long)st->iteration);
@@ -943,6 +1038,7 @@ void session_report_state(struct session *s, const char *command) {
     else
       printf("Loop %d stopped before %s (iteration %llu, %s)\n", st->loop_id, phase_name(st->phase),
              (unsigned long long)st->iteration, UV__REASON(st->reason));
+    fputs(out_reset(), stdout);
   }
   if (s->model.dropped)
     printf("warning: %llu events were dropped (rings full)\n", (unsigned long long)s->model.dropped);

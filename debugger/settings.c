@@ -14,6 +14,7 @@ struct setting {
 
 static long uv__blocking_threshold_ms = 50;
 static long uv__js_names = 1;
+static long uv__follow_children = 1;
 
 static const struct setting uv__settings[] = {
     {"blocking-threshold", "ms", "",
@@ -24,11 +25,20 @@ static const struct setting uv__settings[] = {
      "task to the loop, though V8 computes line numbers for it as it compiles); at 2 interpreted functions get "
      "frames of their own too, which adds a V8 task to the loop",
      0, 2, 1, &uv__js_names},
+    {"follow-children", "", " (0 or off, 1 or on)",
+     "a process the program starts that has libuv of its own (node's child_process, a cluster's workers) joins "
+     "the session as an inferior (info inferiors, inferior N); others (a shell, /bin/echo) are left alone; "
+     "takes effect at the next run",
+     0, 1, 1, &uv__follow_children},
 };
 #define UV__NSETTINGS (sizeof(uv__settings) / sizeof(uv__settings[0]))
 
 long settings_blocking_threshold_ms(void) {
   return uv__blocking_threshold_ms;
+}
+
+int settings_follow_children(void) {
+  return (int)uv__follow_children;
 }
 
 int settings_js_names(void) {
@@ -96,6 +106,8 @@ int settings_set(struct session *s, const char *name, const char *value) {
     return uv__unknown(name);
   char *end;
   long v = value ? strtol(value, &end, 10) : 0;
+  if (value && st->max == 1 && (!strcmp(value, "on") || !strcmp(value, "off"))) /* a switch, as gdb's */
+    v = value[1] == 'n', end = (char *)value + strlen(value);
   if (!value || !*value || *end || v < st->min || v > st->max)
     return uvdb_error("%s takes a whole number%s%s from %ld to %ld%s, not \"%s\"", st->name, *st->unit ? " of " : "",
                       st->unit, st->min, st->max, st->values, value ? value : "");

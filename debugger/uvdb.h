@@ -20,6 +20,39 @@ extern int uvdb_json_mode;
 int uvdb_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));     /* returns -1 */
 void uvdb_message(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Colour, only for a person at a terminal: the stream is a tty, and not
+ * --batch, --json, NO_COLOR (set and not empty) or TERM=dumb.  Each
+ * returns the escape, or "" when the stream gets no colour. */
+enum out_style { OUT_RESET, OUT_BOLD, OUT_ERROR /* red */, OUT_WARNING /* yellow */, OUT_HEADER /* a table's */ };
+int out_colour(FILE *f);                              /* does f get colour? */
+const char *out_style_on(FILE *f, enum out_style st); /* for f */
+const char *out_style(enum out_style st);             /* for stdout */
+const char *out_reset(void);                          /* out_style(OUT_RESET) */
+/* For readline's prompt (written to stdout): the escape between \001 and
+ * \002, so that readline does not count it in the prompt's width. */
+const char *out_prompt_style(enum out_style st);
+
+/* Progress of long work, on stderr, only for a person at a terminal (not
+ * --batch, --json or a pipe), drawn only once the work has taken 0.3 s,
+ * and erased when done: "symbolizing 12000/48000 stacks", or with no unit
+ * "reading recording 43%".  out_progress() costs a compare: the clock is
+ * read every `every` items. */
+struct out_progress {
+  const char *what, *unit; /* unit NULL: done/total shown as a percentage */
+  uint64_t total, next;    /* next: the count at which the clock is read */
+  unsigned every;
+  int enabled, shown;
+  size_t width; /* of the line drawn, to erase it */
+  double start, drawn;
+};
+void out_progress_begin(struct out_progress *p, const char *what, const char *unit, uint64_t total, unsigned every);
+void out_progress_tick(struct out_progress *p, uint64_t done);
+static inline void out_progress(struct out_progress *p, uint64_t done) {
+  if (done >= p->next)
+    out_progress_tick(p, done);
+}
+void out_progress_end(struct out_progress *p);
+
 struct json *json_begin(void); /* starts a top-level object */
 void json_end(struct json *j); /* closes it and prints the line */
 void json_obj(struct json *j, const char *key);
@@ -169,7 +202,27 @@ struct session {
   int pidfd;        /* an attached target's: readable once it has ended */
   int exit_unknown; /* it ended, and not being its parent uvdb cannot know how */
   int jit_map_ours; /* the probe had V8 write /tmp/perf-PID.map: removed at detach */
+  int inferior_id;  /* 1: the program uvdb started or attached to; then its children, as they come */
+  pid_t parent_pid; /* a child followed: its parent's pid (not uvdb's child: its pidfd says it ended) */
 };
+
+/* Inferiors (inferior.c): the processes of a session.  The one commands
+ * act on is the session itself; the others wait in a list, polled with it,
+ * and `inferior N` swaps one in. */
+#define INFERIOR_MAX 16
+struct session *inferior_by_pid(pid_t pid); /* among the others; NULL if none */
+struct session *inferior_new(struct session *current, pid_t pid, pid_t ppid); /* not listed yet */
+void inferior_register(struct session *o, int met); /* listed if its probe met uvdb, else freed */
+int inferior_count(void);
+struct session *inferior_at(int i);
+void inferior_announce(const struct session *o, const char *what);
+void inferior_end_others(struct session *s);
+int inferior_forget_all(struct session *s); /* before a new run or attach; -1 if a child still runs */
+int settings_follow_children(void);
+int cmd_info_inferiors(struct session *s, int argc, char **argv);
+int cmd_inferior(struct session *s, int argc, char **argv);
+void session_release(struct session *s);
+void session_poll_others(void); /* the inferiors not current: drained, their ends seen */
 
 extern struct session uvdb_session;
 

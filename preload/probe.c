@@ -232,9 +232,9 @@ static size_t uv__describe(char *buf, size_t cap, int found, int attached) {
   exe[n > 0 ? n : 0] = '\0';
   size_t off = (size_t)snprintf(buf, cap,
                                 "protocol=%d\nprobe_version=%s\npid=%d\nexe=%s\nlibuv=%s\nlibuv_how=%s\nclock=tsc\n"
-                                "kick_signal=%d\nattached=%d\n",
+                                "kick_signal=%d\nattached=%d\nppid=%d\n",
                                 UVDB_PROTOCOL_VERSION, UVDB_VERSION_STRING, getpid(), exe, found ? "found" : "none",
-                                lib->how, uvdb_probe.kick_signal, attached);
+                                lib->how, uvdb_probe.kick_signal, attached, getppid());
   if (found && off < cap) {
     unsigned major = lib->version >> 16, minor = (lib->version >> 8) & 0xff, patch = lib->version & 0xff;
     if (lib->version_inferred)
@@ -304,6 +304,27 @@ static void uv__welcome_breakpoints(const char *reply) {
 static int uv__for_us(void) {
   const char *pid = getenv("UVDB_PID"), *sock = getenv("UVDB_SOCK");
   return pid && sock && strtol(pid, NULL, 10) == getpid();
+}
+
+/* A child of the program that uvdb does not follow gets NODE_OPTIONS as
+ * the program had it, without the perf-map flags uvdb added for the
+ * program: a node child would write a map nobody reads or removes. */
+static void uv__node_options_as_before(void) {
+  const char *before = getenv("UVDB_NODE_OPTIONS");
+  const char *follow = getenv("UVDB_FOLLOW");
+  if (!before || (follow && follow[0] == '1') || !getenv("UVDB_PID") || uv__for_us())
+    return; /* not uvdb's program's child, or one whose node children uvdb follows */
+  if (strcmp(before, "-") == 0) /* "-": it had none */
+    unsetenv("NODE_OPTIONS");
+  else
+    setenv("NODE_OPTIONS", before, 1);
+}
+
+/* A process the program started (follow-children on): it meets uvdb only
+ * if it has libuv of its own; any other (a shell, /bin/echo) is left alone. */
+static int uv__followed_child(void) {
+  const char *follow = getenv("UVDB_FOLLOW");
+  return follow && follow[0] == '1' && getenv("UVDB_SOCK") && getenv("UVDB_PID") && !uv__for_us();
 }
 
 /* Signals, the ring key: what a session needs beyond the hooks. */
@@ -380,9 +401,14 @@ quiet:
 
 __attribute__((constructor)) static void uv__probe_init(void) {
   uvdb_blocking_init(); /* the real epoll calls, for every process the probe is in */
-  if (!uv__for_us())
-    return; /* a child, a process nobody is debugging, or one being attached to */
+  int child = uv__followed_child();
+  if (!uv__for_us() && !child) {
+    uv__node_options_as_before();
+    return; /* a child not followed, a process nobody is debugging, or one being attached to */
+  }
   int found = uv__locate_once();
+  if (child && !found)
+    return;
   int sock = uvdb_connect(getenv("UVDB_SOCK"));
   if (sock < 0)
     return;
