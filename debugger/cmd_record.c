@@ -286,7 +286,7 @@ static void uv__record_maps(struct recorder *rc, pid_t pid) {
 /* The lines V8 added to its perf map since the last look (whole lines). */
 static void uv__record_perfmap(struct recorder *rc, pid_t pid) {
   char path[64];
-  snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)pid);
+  perfmap_path(pid, path, sizeof(path));
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return;

@@ -82,10 +82,15 @@ static void uv__pid(const struct session *s, struct cond_value *v) {
   s->state != TARGET_NONE ? uv__num(v, s->pid) : uv__void(v);
 }
 
-static void uv__state(const struct session *s, struct cond_value *v) {
+/* $state's words, and info inferiors'. */
+const char *session_state_name(enum target_state st) {
   static const char *const names[] = {[TARGET_NONE] = "none", [TARGET_RUNNING] = "running",
                                       [TARGET_STOPPED] = "stopped", [TARGET_EXITED] = "exited"};
-  uv__str(v, names[s->state]);
+  return names[st];
+}
+
+static void uv__state(const struct session *s, struct cond_value *v) {
+  uv__str(v, session_state_name(s->state));
 }
 
 static void uv__exit_code(const struct session *s, struct cond_value *v) {

@@ -142,25 +142,12 @@ void inferior_end_others(struct session *s) {
   uv__nothers = 0;
 }
 
-static const char *uv__state(const struct session *s) {
-  switch (s->state) {
-  case TARGET_RUNNING:
-    return "running";
-  case TARGET_STOPPED:
-    return "stopped";
-  case TARGET_EXITED:
-    return "exited";
-  default:
-    return "not started";
-  }
-}
-
 static void uv__row(struct json *j, const struct session *o, int current) {
   char exe[600] = "";
   probe_info_get(o, "exe", exe, sizeof(exe));
   int loops = 0;
   uint64_t iterations = 0;
-  for (int i = 0; i < 64; i++)
+  for (size_t i = 0; i < sizeof(o->model.loops) / sizeof(o->model.loops[0]); i++)
     if (o->model.loops[i].seen)
       loops++, iterations += o->model.loops[i].iterations;
   if (j) {
@@ -169,14 +156,14 @@ static void uv__row(struct json *j, const struct session *o, int current) {
     json_bool(j, "current", current);
     json_int(j, "pid", o->pid);
     o->parent_pid ? json_int(j, "parent", o->parent_pid) : json_null(j, "parent");
-    json_str(j, "state", uv__state(o));
+    json_str(j, "state", session_state_name(o->state));
     json_int(j, "loops", loops);
     json_uint(j, "iterations", iterations);
     json_str(j, "exe", exe);
     json_close(j);
   } else {
     printf("%c %-4d %-8d %-8d %-12s %-6d %-10llu %s\n", current ? '*' : ' ', o->inferior_id, (int)o->pid,
-           (int)o->parent_pid, uv__state(o), loops, (unsigned long long)iterations, exe);
+           (int)o->parent_pid, session_state_name(o->state), loops, (unsigned long long)iterations, exe);
   }
 }
 
@@ -219,10 +206,10 @@ int cmd_inferior(struct session *s, int argc, char **argv) {
     json_obj(j, "inferior");
     json_int(j, "id", s->inferior_id);
     json_int(j, "pid", s->pid);
-    json_str(j, "state", uv__state(s));
+    json_str(j, "state", session_state_name(s->state));
     json_end(j);
   } else {
-    printf("[Switching to inferior %d (process %d), %s]\n", s->inferior_id, (int)s->pid, uv__state(s));
+    printf("[Switching to inferior %d (process %d), %s]\n", s->inferior_id, (int)s->pid, session_state_name(s->state));
   }
   return 0;
 }

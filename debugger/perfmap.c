@@ -4,6 +4,7 @@
  * exits, when uvdb removes the file it caused. */
 #define _GNU_SOURCE
 #include "uvdb.h"
+#include "../probes/wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,11 @@ static void uv__clear(struct perf_map *m) {
 }
 
 static void uv__path(pid_t pid, char *buf, size_t cap) {
-  snprintf(buf, cap, "/tmp/perf-%d.map", (int)pid);
+  snprintf(buf, cap, UVDB_PERF_MAP_PATH, (int)pid);
+}
+
+void perfmap_path(pid_t pid, char *buf, size_t cap) {
+  uv__path(pid, buf, cap);
 }
 
 static struct perf_map *uv__map_of(pid_t pid) {
@@ -134,4 +139,46 @@ void perfmap_finish(pid_t pid) {
   char path[64];
   uv__path(pid, path, sizeof(path));
   unlink(path);
+}
+
+int perfmap_exists(pid_t pid) {
+  char path[64];
+  uv__path(pid, path, sizeof(path));
+  return access(path, F_OK) == 0;
+}
+
+/* When the process started, in seconds since the epoch (0: unknown):
+ * /proc/PID/stat's start time after boot, plus /proc/stat's boot time. */
+static double uv__process_started(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "re");
+  size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+  if (f)
+    fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long long ticks = 0, btime = 0;
+  for (int field = 2; p && *p && field < 22; field++)
+    p = strchr(p + 1, ' ');
+  if (!p || sscanf(p, " %llu", &ticks) != 1 || !(f = fopen("/proc/stat", "re")))
+    return 0;
+  char line[256];
+  while (fgets(line, sizeof(line), f))
+    if (sscanf(line, "btime %llu", &btime) == 1)
+      break;
+  fclose(f);
+  return btime ? (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK) : 0;
+}
+
+/* A perf map older than its process is an earlier process's that had the
+ * same PID: not this one's names.  One of the user's own goes. */
+void perfmap_remove_stale(pid_t pid) {
+  char path[64];
+  uv__path(pid, path, sizeof(path));
+  struct stat st;
+  double started = uv__process_started(pid);
+  if (stat(path, &st) == 0 && st.st_uid == geteuid() && started > 0 &&
+      (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 < started - 1)
+    unlink(path);
 }

@@ -768,48 +768,6 @@ static int uv__jit_names(struct session *s, uint32_t what) {
   return -1;
 }
 
-static int uv__perf_map_exists(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)pid);
-  return access(path, F_OK) == 0;
-}
-
-/* When the process started, in seconds since the epoch (0: unknown):
- * /proc/PID/stat's start time after boot, plus /proc/stat's boot time. */
-static double uv__process_started(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-  FILE *f = fopen(path, "re");
-  size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-  if (f)
-    fclose(f);
-  buf[n] = '\0';
-  char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-  unsigned long long ticks = 0, btime = 0;
-  for (int field = 2; p && *p && field < 22; field++)
-    p = strchr(p + 1, ' ');
-  if (!p || sscanf(p, " %llu", &ticks) != 1 || !(f = fopen("/proc/stat", "re")))
-    return 0;
-  char line[256];
-  while (fgets(line, sizeof(line), f))
-    if (sscanf(line, "btime %llu", &btime) == 1)
-      break;
-  fclose(f);
-  return btime ? (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK) : 0;
-}
-
-/* A perf map older than its process is an earlier process's that had the
- * same PID: not this one's names.  One of the user's own goes. */
-static void uv__remove_stale_perf_map(pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)pid);
-  struct stat st;
-  double started = uv__process_started(pid);
-  if (stat(path, &st) == 0 && st.st_uid == geteuid() && started > 0 &&
-      (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 < started - 1)
-    unlink(path);
-}
-
 /* A node attached to writes no perf map unless started with a perf flag:
  * the probe has V8 write one (where the main thread waited in epoll, else
  * at the loop's first stop for a query), which uvdb removes as it leaves. */
@@ -818,7 +776,7 @@ static void uv__attach_js_names(struct session *s, int had_map) {
   if (!settings_js_names() || had_map || !strstr(s->probe_info, "4Heap14CollectGarbage") /* mangled */)
     return; /* names there already, or not node (no V8 hooked) */
   s->jit_map_ours = 1;
-  if (!uv__perf_map_exists(s->pid))
+  if (!perfmap_exists(s->pid))
     uv__jit_names(s, UVDB_JIT_NAMES_START);
 }
 
@@ -835,8 +793,8 @@ int session_attach(struct session *s, pid_t pid) {
   s->pid = pid; /* the hello's handshake reads the process's symbols */
   s->start_paused = 0;
   char err[1024];
-  uv__remove_stale_perf_map(pid);
-  int had_map = uv__perf_map_exists(pid);
+  perfmap_remove_stale(pid);
+  int had_map = perfmap_exists(pid);
   if (attach_inject(pid, probe, s->sock_path, settings_js_names() && !had_map, uv__attach_service, s, err,
                     sizeof(err)) != 0) {
     uv__close_target(s);

@@ -222,6 +222,7 @@ int settings_follow_children(void);
 int cmd_info_inferiors(struct session *s, int argc, char **argv);
 int cmd_inferior(struct session *s, int argc, char **argv);
 void session_release(struct session *s);
+const char *session_state_name(enum target_state st); /* none, running, stopped, exited */
 void session_poll_others(void); /* the inferiors not current: drained, their ends seen */
 
 extern struct session uvdb_session;
@@ -289,6 +290,9 @@ int pprof_write(FILE *out, char **lines, const uint64_t *counts, size_t n, uint6
 /* ---- JavaScript names from V8's perf map (perfmap.c) ---- */
 const char *perfmap_lookup(pid_t pid, uint64_t addr);
 void perfmap_finish(pid_t pid); /* the program exited: read the rest, remove the file */
+void perfmap_path(pid_t pid, char *buf, size_t cap);
+int perfmap_exists(pid_t pid);
+void perfmap_remove_stale(pid_t pid); /* a map older than its process: an earlier one's with the same PID */
 
 /* ---- function probes, the debugger's side (fprobes.c) ---- */
 /* The probe slot for the function at addr (size bytes): its own, or a new

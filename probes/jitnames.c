@@ -101,7 +101,7 @@ static int uv__resolve(void) {
 /* The main thread, its loop parked at a boundary (outside JavaScript).
  * The map is V8's own when node was started with a perf flag: then nothing. */
 void uvdb_jit_names_start(void) {
-  snprintf(uv__map_path, sizeof(uv__map_path), "/tmp/perf-%d.map", (int)getpid());
+  snprintf(uv__map_path, sizeof(uv__map_path), UVDB_PERF_MAP_PATH, (int)getpid());
   if (uv__resolve() != 0 || access(uv__map_path, F_OK) == 0)
     return;
   void *isolate = uv__try_get_current();

@@ -229,6 +229,9 @@ static inline struct uvdb_ring *uvdb_shm_ring(void *shm, unsigned i) {
 }
 
 enum { UVDB_JIT_NAMES_START = 1, UVDB_JIT_NAMES_STOP = 2 };
+/* Where V8 writes a process's JIT code names ("START SIZE name" lines), as
+ * perf reads them: the probe has it written after an attach, uvdb reads it. */
+#define UVDB_PERF_MAP_PATH "/tmp/perf-%d.map"
 
 /* Attach (debugger/attach.c): what uvdb_attach_prepare, run in the target by
  * ptrace, leaves in the probe's memory for the debugger to read. */
