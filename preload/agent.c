@@ -86,6 +86,7 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     if (len >= sizeof(what))
       __builtin_memcpy(&what, payload, sizeof(what));
     atomic_store(&uvdb_probe.jit_work, (int)what);
+    uvdb_recompute_attention(); /* the main loop does it at its next boundary, parked or not */
     break;
   }
   case UVDB_MSG_FPROBES:

@@ -46,7 +46,7 @@ struct uvdb_probe_state {
   _Atomic uint32_t step_tid;   /* `step`: this thread stops at the next armed callback */
   _Atomic uint32_t finish_tid; /* `finish`: this thread, parked in a callback, stops at its return */
   _Atomic int fprobe_work;     /* fprobe slots requested: a loop thread installs them */
-  _Atomic int jit_work;        /* UVDB_JIT_NAMES_*: the main loop, parked for a query, does it */
+  _Atomic int jit_work;        /* UVDB_JIT_NAMES_*: the main loop does it at its next boundary */
   /* Samples asked for, one request per slot: the thread `tid` copies its
    * stack there in the kick handler (uvdb's and the watchdog's requests
    * may be in flight at once). */
@@ -145,7 +145,8 @@ static inline int uvdb_safepoint_wanted(const struct uvdb_loop *l, int phase) {
   return uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
          (((atomic_load_explicit(&l->armed, memory_order_relaxed) >> phase) & 1) ||
           atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed) ||
-          atomic_load_explicit(&l->blocked_since, memory_order_relaxed));
+          atomic_load_explicit(&l->blocked_since, memory_order_relaxed) ||
+          atomic_load_explicit(&uvdb_probe.jit_work, memory_order_relaxed));
 }
 
 /* A boundary at time t, phase `phase` beginning: the watchdog's clock. */

@@ -114,19 +114,26 @@ __attribute__((noinline)) void uvdb_here(struct uvdb_stop_stack *st) {
   st->r12 = r12, st->r13 = r13, st->r14 = r14, st->r15 = r15;
 }
 
+/* V8's JIT names started or stopped (UVDB_MSG_JIT_NAMES): V8 is called on
+ * its own thread, outside JavaScript, so only the main thread at a loop
+ * boundary (or parked there) does it; the others leave it pending. */
+static void uv__jit_work(void) {
+  if (!atomic_load_explicit(&uvdb_probe.jit_work, memory_order_relaxed) ||
+      uv__gettid() != (uint32_t)uvdb_sys0(SYS_getpid))
+    return;
+  int what = atomic_exchange(&uvdb_probe.jit_work, 0);
+  if (what == UVDB_JIT_NAMES_START)
+    uvdb_jit_names_start();
+  else if (what == UVDB_JIT_NAMES_STOP)
+    uvdb_jit_names_stop();
+}
+
 void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, const struct uvdb_stop_stack *regs,
                uint64_t callback) {
   if (!uvdb_probe.shm)
     return;
-  /* V8 is called on its own thread, outside JavaScript: a query's stop on
-   * the main thread, before uvdb hears of the stop and resumes it. */
-  if (reason == UVDB_STOP_QUERY && atomic_load(&uvdb_probe.jit_work) && uv__gettid() == (uint32_t)uvdb_sys0(SYS_getpid)) {
-    int what = atomic_exchange(&uvdb_probe.jit_work, 0);
-    if (what == UVDB_JIT_NAMES_START)
-      uvdb_jit_names_start();
-    else if (what == UVDB_JIT_NAMES_STOP)
-      uvdb_jit_names_stop();
-  }
+  if (reason == UVDB_STOP_QUERY)
+    uv__jit_work();
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
   struct uvdb_stop_stack *st = uvdb_shm_stack(uvdb_probe.shm, l->id);
   if (regs)
@@ -156,7 +163,8 @@ void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, c
  * with a command arriving): stale, it only sends safepoints down the slow
  * path until the next command. */
 void uvdb_recompute_attention(void) {
-  uint32_t any = atomic_load(&uvdb_probe.pause_req) || uvdb_watchdog_pending() ? 1 : 0;
+  uint32_t any =
+      atomic_load(&uvdb_probe.pause_req) || uvdb_watchdog_pending() || atomic_load(&uvdb_probe.jit_work) ? 1 : 0;
   for (unsigned i = 0; i < UVDB_BP_SLOTS && !any; i++)
     any = atomic_load_explicit(&uvdb_probe.bp_mask[i], memory_order_relaxed);
   atomic_store(&uvdb_probe.attention, any != 0);
@@ -176,6 +184,7 @@ static int uv__take_pause(struct uvdb_loop *l) {
 }
 
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration) {
+  uv__jit_work();
   if (atomic_load_explicit(&l->blocked_since, memory_order_relaxed)) /* a stretch the watchdog caught ends */
     uvdb_blocked_end(l, uvdb_now(), phase, iteration);
   if (uv__take_pause(l)) {
