@@ -52,6 +52,53 @@ static struct blocked_event *uv__blocked_slot(struct blocking_model *b, uint64_t
   return e->end - e->since < duration ? e : NULL;
 }
 
+/* The iteration a callback's record gives as its low 24 bits: the one of
+ * those nearest the loop's last known iteration. */
+static uint64_t uv__iteration_near(uint64_t known, uint32_t low24) {
+  uint64_t it = (known & ~(uint64_t)0xffffff) | low24;
+  if (it > known + 0x800000 && it >= 0x1000000)
+    it -= 0x1000000;
+  else if (it + 0x800000 < known)
+    it += 0x1000000;
+  return it;
+}
+
+static void uv__callback(struct blocking_model *b, struct loop_model *l, const struct uvdb_record *r) {
+  uint64_t d = r->y > r->ts ? r->y - r->ts : 0;
+  int phase = (int)(r->a32 & 0xff);
+  l->blocking.callbacks++;
+  l->blocking.callback_ticks += d;
+  struct callback_event e = {l->id, phase, uv__iteration_near(l->last_iteration, r->a32 >> 8), r->x, r->ts, r->y};
+  if (b->nslowest < SLOWEST_KEPT) {
+    b->slowest[b->nslowest++] = e;
+  } else {
+    int shortest = 0;
+    for (int i = 1; i < SLOWEST_KEPT; i++)
+      if (b->slowest[i].end - b->slowest[i].begin < b->slowest[shortest].end - b->slowest[shortest].begin)
+        shortest = i;
+    if (b->slowest[shortest].end - b->slowest[shortest].begin < d)
+      b->slowest[shortest] = e;
+  }
+  unsigned mask = CALLBACK_STATS - 1, i = (unsigned)((r->x ^ (uint64_t)l->id << 56 ^ (uint64_t)phase << 48) *
+                                                     0x9e3779b97f4a7c15ull >> 40) & mask;
+  for (unsigned probes = 0; probes < CALLBACK_STATS; probes++, i = (i + 1) & mask) {
+    struct callback_stat *c = &b->by_fn[i];
+    if (c->count && (c->fn != r->x || c->loop_id != l->id || c->phase != phase))
+      continue;
+    if (!c->count) {
+      if (b->nby_fn >= CALLBACK_STATS * 3 / 4)
+        break; /* kept sparse: later functions are only counted */
+      *c = (struct callback_stat){.fn = r->x, .loop_id = l->id, .phase = phase};
+      b->nby_fn++;
+    }
+    c->count++;
+    c->ticks += d;
+    c->max = d > c->max ? d : c->max;
+    return;
+  }
+  b->callbacks_unsorted++;
+}
+
 void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_record *r,
                     const struct uvdb_shm_header *shm) {
   struct blocking_model *b = &m->blocking;
@@ -120,6 +167,9 @@ void blocking_apply(struct model *m, struct loop_model *l, const struct uvdb_rec
     g->microtask_max = d > g->microtask_max ? d : g->microtask_max;
     break;
   }
+  case UVDB_EV_CALLBACK:
+    uv__callback(b, l, r);
+    break;
   case UVDB_EV_SYNC_IO: {
     b->sync_total++;
     b->sync_ticks += r->y > r->ts ? r->y - r->ts : 0;

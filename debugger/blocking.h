@@ -45,12 +45,27 @@ struct loop_gc {
   uint64_t checkpoints, microtasks, microtask_ticks, microtask_max;
 };
 
+/* A callback a loop ran (its phase function's call, to the next boundary). */
+struct callback_event {
+  int loop_id, phase;
+  uint64_t iteration, fn, begin, end; /* TSC */
+};
+#define SLOWEST_KEPT 64
+
+/* Callbacks by function, phase and loop: how often, how long. */
+struct callback_stat {
+  uint64_t fn, count, ticks, max;
+  int loop_id, phase;
+};
+#define CALLBACK_STATS 512 /* a power of two: open addressing */
+
 struct loop_blocking {
   struct histogram lag; /* ns, one value per poll */
   uint64_t idle, waits, first_ts, last_ts;
   uint64_t timers_begin; /* the last timers phase's begin: libuv's clock was updated then */
   uint64_t window_second[UTIL_WINDOWS], window_idle[UTIL_WINDOWS]; /* idle ns by second of the clock */
   uint64_t blocked_count, sync_count, sync_ticks; /* this loop's */
+  uint64_t callbacks, callback_ticks;
   struct loop_gc gc;
 };
 
@@ -64,6 +79,11 @@ struct blocking_model {
   struct sync_io_event sync_io[MAX_SYNC_IO];
   int nsync;
   uint64_t sync_total, sync_ticks;
+  struct callback_event slowest[SLOWEST_KEPT]; /* the slowest callbacks, unordered */
+  int nslowest;
+  struct callback_stat by_fn[CALLBACK_STATS];
+  int nby_fn;
+  uint64_t callbacks_unsorted; /* callbacks of functions met after by_fn filled */
   /* samples that came before their event */
   struct {
     int loop_id, kind;

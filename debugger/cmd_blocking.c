@@ -9,6 +9,7 @@
 
 #define SHOWN_BLOCKED 10
 #define SHOWN_FRAMES 24
+#define SHOWN_CALLBACKS 3 /* in text: --json has 10 */
 
 static double uv__ms(const struct session *s, uint64_t ticks) {
   return s->shm ? ticks_to_ns(s->shm, ticks) / 1e6 : 0;
@@ -127,6 +128,88 @@ static void uv__sync_io(struct session *s, struct json *j, int loop_id) {
     json_close(j);
     json_close(j);
   }
+}
+
+static int uv__slowest_first(const void *a, const void *b) {
+  const struct callback_event *x = a, *y = b;
+  uint64_t dx = x->end - x->begin, dy = y->end - y->begin;
+  return dx < dy ? 1 : dx > dy ? -1 : 0;
+}
+
+static int uv__busiest_first(const void *a, const void *b) {
+  const struct callback_stat *x = a, *y = b;
+  return x->ticks < y->ticks ? 1 : x->ticks > y->ticks ? -1 : 0;
+}
+
+const char *callback_name(struct session *s, uint64_t fn, char *buf, size_t cap) {
+  symbolize(session_symbolizer(s), fn, buf, cap);
+  symbol_strip_params(buf);
+  return buf;
+}
+
+/* The loop's callbacks: the slowest runs, and the functions that took the
+ * most time (what `top` calls the busiest). */
+int blocking_busiest(const struct blocking_model *b, int loop_id, struct callback_stat *out, int max) {
+  int n = 0;
+  for (int i = 0; i < CALLBACK_STATS; i++)
+    if (b->by_fn[i].count && b->by_fn[i].loop_id == loop_id)
+      out[n++] = b->by_fn[i];
+  qsort(out, (size_t)n, sizeof(*out), uv__busiest_first);
+  return n < max ? n : max;
+}
+
+static void uv__callbacks(struct session *s, struct json *j, const struct loop_model *l) {
+  const struct blocking_model *b = &s->model.blocking;
+  struct callback_event slow[SLOWEST_KEPT];
+  int ns = 0;
+  for (int i = 0; i < b->nslowest; i++)
+    if (b->slowest[i].loop_id == l->id)
+      slow[ns++] = b->slowest[i];
+  qsort(slow, (size_t)ns, sizeof(slow[0]), uv__slowest_first);
+  static struct callback_stat busy[CALLBACK_STATS];
+  int nb = blocking_busiest(b, l->id, busy, SHOWN_BLOCKED);
+  char name[512];
+  if (j) {
+    json_obj(j, "callbacks");
+    json_uint(j, "count", l->blocking.callbacks);
+    json_num(j, "total_ms", uv__ms(s, l->blocking.callback_ticks));
+    json_arr(j, "slowest");
+    for (int i = 0; i < ns && i < SHOWN_BLOCKED; i++) {
+      json_obj(j, NULL);
+      json_str(j, "function", callback_name(s, slow[i].fn, name, sizeof(name)));
+      json_str(j, "phase", phase_name(slow[i].phase));
+      json_uint(j, "iteration", slow[i].iteration);
+      json_num(j, "duration_ms", uv__ms(s, slow[i].end - slow[i].begin));
+      json_close(j);
+    }
+    json_close(j);
+    json_arr(j, "by_function");
+    for (int i = 0; i < nb; i++) {
+      json_obj(j, NULL);
+      json_str(j, "function", callback_name(s, busy[i].fn, name, sizeof(name)));
+      json_str(j, "phase", phase_name(busy[i].phase));
+      json_uint(j, "count", busy[i].count);
+      json_num(j, "total_ms", uv__ms(s, busy[i].ticks));
+      json_num(j, "mean_ms", uv__ms(s, busy[i].ticks) / (double)busy[i].count);
+      json_num(j, "max_ms", uv__ms(s, busy[i].max));
+      json_close(j);
+    }
+    json_close(j);
+    json_close(j);
+    return;
+  }
+  printf("Callbacks: %llu run, %.3f ms in all%s\n", (unsigned long long)l->blocking.callbacks,
+         uv__ms(s, l->blocking.callback_ticks), ns ? "; the slowest:" : "");
+  for (int i = 0; i < ns && i < SHOWN_CALLBACKS; i++)
+    printf("  %10.3f ms  %-8s %s (iteration %llu)\n", uv__ms(s, slow[i].end - slow[i].begin),
+           phase_name(slow[i].phase), callback_name(s, slow[i].fn, name, sizeof(name)),
+           (unsigned long long)slow[i].iteration);
+  if (nb)
+    printf("By function, the most time first:\n");
+  for (int i = 0; i < nb && i < SHOWN_CALLBACKS; i++)
+    printf("  %10.3f ms  %-8s %s: %llu call%s, max %.3f ms\n", uv__ms(s, busy[i].ticks), phase_name(busy[i].phase),
+           callback_name(s, busy[i].fn, name, sizeof(name)), (unsigned long long)busy[i].count,
+           busy[i].count == 1 ? "" : "s", uv__ms(s, busy[i].max));
 }
 
 /* The loop asked for (N, or the main loop), with data to show. */
@@ -299,6 +382,7 @@ int cmd_info_blocking(struct session *s, int argc, char **argv) {
     blocking_print_event(s, j, sorted[i]);
   if (j)
     json_close(j);
+  uv__callbacks(s, j, l);
   uv__sync_io(s, j, id);
   const struct loop_gc *g = &l->blocking.gc;
   if (j) {

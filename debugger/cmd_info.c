@@ -69,6 +69,37 @@ static int uv__hook_fields(const char *line, char f[5][200]) {
   return n;
 }
 
+/* callsite=FUNCTION[+OFFSET]\tSTATUS\tMODE\tREASON: the calls by which
+ * libuv runs callbacks, each timed through a stub (how it was patched). */
+static void uv__callsites(struct session *s, struct json *j) {
+  int installed = 0, total = 0;
+  for (const char *p = strstr(s->probe_info, "callsite="); p; p = strstr(p + 1, "\ncallsite="))
+    total++, installed += strstr(p, "\tinstalled\t") && strstr(p, "\tinstalled\t") < strchr(p + 1, '\n');
+  if (j)
+    json_arr(j, "callsites");
+  else if (total)
+    printf("callback call sites (timed): %d installed\n", installed);
+  for (const char *p = s->probe_info; p && *p;) {
+    char f[5][200];
+    if (strncmp(p, "callsite=", 9) == 0 && uv__hook_fields(p + 9, f) == 4) {
+      if (j) {
+        json_obj(j, NULL);
+        json_str(j, "site", f[0]);
+        json_str(j, "status", f[1]);
+        json_str(j, "patch", strcmp(f[2], "-") ? f[2] : NULL);
+        json_str(j, "reason", strcmp(f[3], "-") ? f[3] : NULL);
+        json_close(j);
+      } else {
+        printf("  %-26s %-9s %-9s %s\n", f[0], f[1], f[2], strcmp(f[3], "-") ? f[3] : "");
+      }
+    }
+    p = strchr(p, '\n');
+    p = p ? p + 1 : NULL;
+  }
+  if (j)
+    json_close(j);
+}
+
 static int info_probe(struct session *s, int argc, char **argv) {
   (void)argc, (void)argv;
   if (uv__need_data(s))
@@ -116,8 +147,10 @@ static int info_probe(struct session *s, int argc, char **argv) {
     p = strchr(p, '\n');
     p = p ? p + 1 : NULL;
   }
-  if (j) {
+  if (j)
     json_close(j);
+  uv__callsites(s, j);
+  if (j) {
     json_uint(j, "events", s->model.events);
     json_uint(j, "dropped", s->model.dropped);
     json_end(j);

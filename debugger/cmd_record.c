@@ -27,7 +27,8 @@ enum {
   REC_EV_BLOCKING = 1u << 2,   /* POLL_WAIT, BLOCKED, SYNC_IO and their stacks */
   REC_EV_V8 = 1u << 3,         /* GC, MICROTASKS */
   REC_EV_SAMPLES = 1u << 4,    /* the profiler's stack samples */
-  REC_EV_ALL = (1u << 5) - 1,
+  REC_EV_CALLBACKS = 1u << 5,  /* CALLBACK */
+  REC_EV_ALL = (1u << 6) - 1,
 };
 
 static const struct {
@@ -35,7 +36,8 @@ static const struct {
   unsigned bits;
 } uv__classes[] = {
     {"phases", REC_EV_PHASES}, {"threadpool", REC_EV_THREADPOOL}, {"blocking", REC_EV_BLOCKING},
-    {"v8", REC_EV_V8},         {"samples", REC_EV_SAMPLES},       {"all", REC_EV_ALL},
+    {"v8", REC_EV_V8},         {"samples", REC_EV_SAMPLES},       {"callbacks", REC_EV_CALLBACKS},
+    {"all", REC_EV_ALL},
 };
 
 #define SEEN_MAX (1u << 18) /* slots for addresses named (half may fill): 2 MiB, whatever the program */
@@ -146,6 +148,8 @@ static unsigned uv__class_of(uint16_t type) {
     return REC_EV_BLOCKING;
   case UVDB_EV_GC: case UVDB_EV_MICROTASKS:
     return REC_EV_V8;
+  case UVDB_EV_CALLBACK:
+    return REC_EV_CALLBACKS;
   default:
     return 0; /* the loop's own: always */
   }
@@ -159,6 +163,9 @@ static void uv__write_events(struct recorder *rc, const struct uvdb_ring *ring, 
   } head = {ring->tid, n, {0}};
   memcpy(head.thread, ring->thread_name, sizeof(head.thread));
   head.thread[15] = '\0';
+  for (unsigned k = 0; k < n; k++) /* a callback's function, named as a stack's frames are */
+    if (recs[k].type == UVDB_EV_CALLBACK)
+      uv__name_stack(rc, &recs[k].x, 1);
   rec_write(rc->w, REC_EVENTS, &head, sizeof(head), recs, sizeof(*recs) * n);
   rc->events += n;
 }
@@ -347,7 +354,7 @@ static void uv__on_sigint(int sig) {
 static int uv__usage(void) {
   fprintf(stderr, "usage: uvdb record -o FILE [--hz N] [--duration S] [--events CLASS,...] -- PROGRAM [ARGS...]\n"
                   "       uvdb record -o FILE [options] -p PID\n"
-                  "  classes: phases, threadpool, blocking, v8, samples, all (the default)\n");
+                  "  classes: phases, callbacks, threadpool, blocking, v8, samples, all (the default)\n");
   return 2;
 }
 
@@ -359,8 +366,8 @@ static int uv__parse_events(const char *list, unsigned *classes) {
     while (i < sizeof(uv__classes) / sizeof(uv__classes[0]) && strcmp(uv__classes[i].name, w) != 0)
       i++;
     if (i == sizeof(uv__classes) / sizeof(uv__classes[0])) {
-      fprintf(stderr, "uvdb record: no event class \"%s\": phases, threadpool, blocking, v8, samples or all "
-                      "(the probe emits no per-callback record: `break callback` and the samples show callbacks)\n",
+      fprintf(stderr, "uvdb record: no event class \"%s\": phases, callbacks, threadpool, blocking, v8, samples or "
+                      "all\n",
               w);
       free(copy);
       return -1;

@@ -1,6 +1,7 @@
 /* top: a live view of each loop, as top(1) shows processes: iterations per
  * second, utilization, time per phase and lag over the last interval, the
- * thread pool's queue, and the longest blocking stretches; q quits and
+ * thread pool's queue, the busiest callbacks and the longest blocking
+ * stretches; q quits and
  * leaves the program running. */
 #include "uvdb.h"
 
@@ -18,6 +19,31 @@ struct loop_snapshot {
 
 static struct loop_snapshot uv__before[64];
 static double uv__before_s;
+static uint64_t uv__before_cb[CALLBACK_STATS]; /* each callback function's time, by its slot */
+
+static uint64_t uv__cb_delta[CALLBACK_STATS];
+
+/* The callback functions that took the most time in the interval (slots
+ * of the model's table, which never move): up to 5 into top[], their time
+ * in uv__cb_delta; the next interval starts. */
+static int uv__busiest(const struct blocking_model *bm, int *top) {
+  int n = 0;
+  for (int i = 0; i < CALLBACK_STATS; i++) {
+    uint64_t d = uv__cb_delta[i] = bm->by_fn[i].ticks - uv__before_cb[i];
+    uv__before_cb[i] = bm->by_fn[i].ticks;
+    if (!d)
+      continue;
+    int k = n < 5 ? n++ : 5;
+    while (k > 0 && uv__cb_delta[top[k - 1]] < d) {
+      if (k < 5)
+        top[k] = top[k - 1];
+      k--;
+    }
+    if (k < 5)
+      top[k] = i;
+  }
+  return n;
+}
 
 static double uv__now_s(void) {
   struct timespec t;
@@ -108,7 +134,20 @@ static void uv__show(struct session *s, int tty) {
         break;
       }
   }
+  int busiest[5], nbusy = uv__busiest(bm, busiest);
   if (j) {
+    json_close(j);
+    json_arr(j, "busiest_callbacks");
+    for (int k = 0; k < nbusy; k++) {
+      const struct callback_stat *c = &bm->by_fn[busiest[k]];
+      char name[512];
+      json_obj(j, NULL);
+      json_str(j, "function", callback_name(s, c->fn, name, sizeof(name)));
+      json_int(j, "loop", c->loop_id);
+      json_str(j, "phase", phase_name(c->phase));
+      json_num(j, "ms", uv__ms(s, uv__cb_delta[busiest[k]]));
+      json_close(j);
+    }
     json_close(j);
     json_obj(j, "threadpool");
     json_uint(j, "queued", pool.queued);
@@ -126,6 +165,13 @@ static void uv__show(struct session *s, int tty) {
   for (int k = 0; k < 3 && order[k] >= 0; k++)
     printf("  %.1f ms in %s (loop %d)\n", uv__ms(s, bm->blocked[order[k]].end - bm->blocked[order[k]].since),
            phase_name(bm->blocked[order[k]].phase), bm->blocked[order[k]].loop_id);
+  printf("busiest callbacks in the interval:%s\n", nbusy ? "" : " none");
+  for (int k = 0; k < nbusy; k++) {
+    const struct callback_stat *c = &bm->by_fn[busiest[k]];
+    char name[512];
+    printf("  %9.1f ms  loop %d %-8s %s\n", uv__ms(s, uv__cb_delta[busiest[k]]), c->loop_id,
+           phase_name(c->phase), callback_name(s, c->fn, name, sizeof(name)));
+  }
   fflush(stdout);
 }
 
@@ -169,6 +215,8 @@ int cmd_top(struct session *s, int argc, char **argv) {
   }
   session_drain(s);
   memset(uv__before, 0, sizeof(uv__before));
+  for (int i = 0; i < CALLBACK_STATS; i++)
+    uv__before_cb[i] = s->model.blocking.by_fn[i].ticks;
   for (int i = 0; i < 64; i++) { /* the first interval starts now */
     const struct loop_model *l = &s->model.loops[i];
     uv__before[i].iterations = l->iterations, uv__before[i].idle = l->blocking.idle;

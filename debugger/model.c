@@ -155,6 +155,7 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
   case UVDB_EV_SYNC_IO:
   case UVDB_EV_GC:
   case UVDB_EV_MICROTASKS:
+  case UVDB_EV_CALLBACK:
     blocking_apply(m, l, r, shm);
     break;
   case UVDB_EV_RESUMED:

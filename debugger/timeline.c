@@ -26,7 +26,7 @@ static int uv__kept(uint16_t type) {
   case UVDB_EV_LOOP_SEEN: case UVDB_EV_ITERATION: case UVDB_EV_PHASE: case UVDB_EV_STOPPED:
   case UVDB_EV_RESUMED: case UVDB_EV_POOL_INIT: case UVDB_EV_POOL_SUBMIT: case UVDB_EV_POOL_START:
   case UVDB_EV_POOL_END: case UVDB_EV_POOL_DONE: case UVDB_EV_POLL_WAIT: case UVDB_EV_BLOCKED:
-  case UVDB_EV_SYNC_IO: case UVDB_EV_GC: case UVDB_EV_MICROTASKS:
+  case UVDB_EV_SYNC_IO: case UVDB_EV_GC: case UVDB_EV_MICROTASKS: case UVDB_EV_CALLBACK:
     return 1;
   default:
     return 0;
@@ -115,6 +115,35 @@ static struct uv__submit *uv__find_submit(struct uv__submit *s, size_t n, uint64
   return best;
 }
 
+/* Callback functions named once per export: a few dozen in any program. */
+#define NAMES_CAP 1024
+struct uv__names {
+  uint64_t fn[NAMES_CAP];
+  char *name[NAMES_CAP];
+};
+
+static const char *uv__callback_name(struct session *s, struct uv__names *t, uint64_t fn) {
+  unsigned i = (unsigned)(fn * 0x9e3779b97f4a7c15ull >> 40) & (NAMES_CAP - 1);
+  for (unsigned probes = 0; probes < NAMES_CAP; probes++, i = (i + 1) & (NAMES_CAP - 1)) {
+    if (t->fn[i] == fn)
+      return t->name[i];
+    if (!t->fn[i]) {
+      char buf[512] = "callback";
+      if (callback_name)
+        callback_name(s, fn, buf, sizeof(buf));
+      t->fn[i] = fn;
+      return t->name[i] = strdup(buf);
+    }
+  }
+  return "callback";
+}
+
+static void uv__names_free(struct uv__names *t) {
+  for (unsigned i = 0; i < NAMES_CAP; i++)
+    free(t->name[i]);
+  free(t);
+}
+
 static int uv__by_ts(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b; /* each step starts with its ts */
   return x < y ? -1 : x > y;
@@ -170,6 +199,7 @@ int timeline_export_chrome(struct session *s, const char *path) {
     sub[nsub++] = (struct uv__submit){e->r.x, e->r.ts, ++serial, e->tid};
   }
   size_t next_submit = 0;
+  struct uv__names *names = calloc(1, sizeof(*names));
   for (uint64_t i = first; i < uv__tl.written; i++) {
     const struct timeline_entry *e = &uv__tl.e[i % TIMELINE_CAP];
     const struct uvdb_record *r = &e->r;
@@ -209,6 +239,10 @@ int timeline_export_chrome(struct session *s, const char *path) {
     case UVDB_EV_GC:
       snprintf(args, sizeof(args), "{\"space\":%u,\"reason\":%llu}", r->a32, (unsigned long long)r->x);
       uv__slice(&w, r->a32 == 1 ? "GC (scavenge)" : "GC (mark-compact)", "gc", e->tid, r->ts, r->y, args);
+      break;
+    case UVDB_EV_CALLBACK: /* inside its phase: it ends at the loop's next boundary, the phase's end at the latest */
+      snprintf(args, sizeof(args), "{\"phase\":\"%s\",\"loop\":%u}", phase_name((int)(r->a32 & 0xff)), r->loop_id);
+      uv__slice(&w, names ? uv__callback_name(s, names, r->x) : "callback", "callback", e->tid, r->ts, r->y, args);
       break;
     case UVDB_EV_MICROTASKS:
       snprintf(args, sizeof(args), "{\"microtasks\":%u}", r->a32);
@@ -279,6 +313,8 @@ int timeline_export_chrome(struct session *s, const char *path) {
   free(steps);
   fprintf(out, "\n]}\n");
   free(sub);
+  if (names)
+    uv__names_free(names);
   int failed = ferror(out) | (fclose(out) != 0);
   if (failed || rename(tmp, path) != 0) {
     int e = errno;

@@ -142,6 +142,9 @@ enum loop_kind { LOOP_KIND_UNKNOWN, LOOP_KIND_MAIN, LOOP_KIND_WORKER, LOOP_KIND_
 const char *loop_label(struct session *s, int id, char *buf, size_t cap, int *kind, int *worker)
     __attribute__((weak)); /* the unit tests link the timeline without it */
 const char *loop_kind_name(int kind);
+/* A callback's function, named without its parameters, into buf.  Weak:
+ * the unit tests link the timeline without a symbolizer. */
+const char *callback_name(struct session *s, uint64_t fn, char *buf, size_t cap) __attribute__((weak));
 /* A Worker's loop ended: one line.  Weak: the unit tests link the model alone. */
 void loop_report_end(int id) __attribute__((weak));
 
@@ -362,6 +365,7 @@ int cmd_info_threadpool(struct session *s, int argc, char **argv);
 int cmd_info_blocking(struct session *s, int argc, char **argv);
 int cmd_info_gc(struct session *s, int argc, char **argv);
 void blocking_print_event(struct session *s, struct json *j, const struct blocked_event *e);
+int blocking_busiest(const struct blocking_model *b, int loop_id, struct callback_stat *out, int max);
 /* "fs stat /etc/hosts", "work on_job", "crypto pbkdf2" (in_flight: its request may be read). */
 const char *pool_job_describe(struct session *s, const struct pool_job *j, int in_flight, char *out, size_t cap);
 int cmd_backtrace(struct session *s, int argc, char **argv);

@@ -26,13 +26,13 @@ struct near_region {
 static struct near_region uv__near_regions[NEAR_MAX_REGIONS];      /* code: R-X */
 static struct near_region uv__near_data_regions[NEAR_MAX_REGIONS]; /* flags the code reads: RW- */
 
-static int uv__within_rel32(const void *a, const void *b, size_t len) {
+int uvdb_hook_within_rel32(const void *a, const void *b, size_t len) {
   int64_t d1 = (int64_t)((uintptr_t)a - (uintptr_t)b);
   int64_t d2 = (int64_t)((uintptr_t)a + len - (uintptr_t)b);
   return d1 > -REL32_REACH && d1 < REL32_REACH && d2 > -REL32_REACH && d2 < REL32_REACH;
 }
 
-static int uv__set_prot(void *addr, size_t len, int prot) {
+int uvdb_hook_set_prot(void *addr, size_t len, int prot) {
   long page = sysconf(_SC_PAGESIZE);
   uintptr_t start = (uintptr_t)addr & ~(uintptr_t)(page - 1);
   uintptr_t end = ((uintptr_t)addr + len + page - 1) & ~(uintptr_t)(page - 1);
@@ -68,7 +68,7 @@ static uint8_t *uv__map_near(const void *near, int prot) {
         for (int i = 0; i < 2; i++) {
           uintptr_t c = cand[i];
           uintptr_t dist = c > target ? c - target : target - c;
-          if (uv__within_rel32((void *)c, near, NEAR_REGION_SIZE) && dist < best_dist)
+          if (uvdb_hook_within_rel32((void *)c, near, NEAR_REGION_SIZE) && dist < best_dist)
             best = c, best_dist = dist;
         }
       }
@@ -99,7 +99,7 @@ static uint8_t *uv__alloc_near(struct near_region *regions, int prot, const void
       if (!r->base)
         return NULL;
     }
-    if (r->used + len <= NEAR_REGION_SIZE && uv__within_rel32(r->base + r->used, near, len)) {
+    if (r->used + len <= NEAR_REGION_SIZE && uvdb_hook_within_rel32(r->base + r->used, near, len)) {
       uint8_t *p = r->base + r->used;
       r->used += len;
       return p;
@@ -116,8 +116,7 @@ uint8_t *uvdb_hook_alloc_near_data(const void *near, size_t len) {
   return uv__alloc_near(uv__near_data_regions, PROT_READ | PROT_WRITE, near, len);
 }
 
-/* A jmp rel32 written to `buf`, to run at address `at`. */
-static void uv__emit_rel_jmp(uint8_t *buf, const uint8_t *at, const void *to) {
+void uvdb_hook_rel_jmp(uint8_t *buf, const uint8_t *at, const void *to) {
   int32_t rel = (int32_t)((intptr_t)to - (intptr_t)(at + 5));
   buf[0] = 0xe9;
   memcpy(buf + 1, &rel, sizeof(rel));
@@ -193,6 +192,23 @@ static int uv__relocate(const ZydisDecodedInstruction *insn, const ZydisDecodedO
   return 0;
 }
 
+long uvdb_hook_relocate(const uint8_t *from, size_t len, uint8_t *at, size_t room) {
+  ZydisDecoder dec;
+  ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
+  size_t in = 0, out = 0;
+  while (in < len) {
+    ZydisDecodedInstruction insn;
+    ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
+    size_t n;
+    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, from + in, len - in, &insn, ops)) ||
+        uv__relocate(&insn, ops, (uint64_t)(uintptr_t)(from + in), at + out, room - out, &n) != 0)
+      return -1;
+    in += insn.length;
+    out += n;
+  }
+  return (long)out;
+}
+
 int uvdb_hook_prepare(struct uvdb_hook *h) {
   ZydisDecoder dec;
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
@@ -233,7 +249,7 @@ int uvdb_hook_prepare(struct uvdb_hook *h) {
   uint8_t *mem = uvdb_hook_alloc_near(h->target, ABS_JMP_LEN + tramp_room);
   if (!mem)
     return uv__refuse(h, "no executable memory within 2 GB of the function%s", "");
-  if (uv__set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_WRITE) != 0)
+  if (uvdb_hook_set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_WRITE) != 0)
     return uv__refuse(h, "mprotect: %s", strerror(errno));
   uint8_t *stub = mem, *tramp = mem + 16;
   uv__emit_abs_jmp(stub, h->replacement);
@@ -242,7 +258,7 @@ int uvdb_hook_prepare(struct uvdb_hook *h) {
     size_t len;
     if (uv__relocate(&insn[k], ops[k], (uint64_t)(uintptr_t)(h->target + from), tramp + out, tramp_room - out,
                      &len) != 0) {
-      uv__set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_EXEC);
+      uvdb_hook_set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_EXEC);
       return uv__refuse(h, "cannot relocate %s", ZydisMnemonicGetString(insn[k].mnemonic));
     }
     out += len;
@@ -251,8 +267,8 @@ int uvdb_hook_prepare(struct uvdb_hook *h) {
   /* Back into the function: a direct jump (the trampoline is within reach by
    * construction); indirect ones are the first to be mispredicted in a
    * process with a large code footprint. */
-  uv__emit_rel_jmp(tramp + out, tramp + out, h->target + stolen);
-  uv__set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_EXEC);
+  uvdb_hook_rel_jmp(tramp + out, tramp + out, h->target + stolen);
+  uvdb_hook_set_prot(mem, ABS_JMP_LEN + tramp_room, PROT_READ | PROT_EXEC);
 
   memcpy(h->saved, h->target, stolen);
   h->stolen = stolen;
@@ -263,11 +279,11 @@ int uvdb_hook_prepare(struct uvdb_hook *h) {
 }
 
 int uvdb_hook_write_code(uint8_t *at, const uint8_t *bytes, size_t len) {
-  if (uv__set_prot(at, len, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
+  if (uvdb_hook_set_prot(at, len, PROT_READ | PROT_WRITE | PROT_EXEC) != 0)
     return -1;
   memcpy(at, bytes, len);
   __builtin___clear_cache((char *)at, (char *)at + len);
-  return uv__set_prot(at, len, PROT_READ | PROT_EXEC);
+  return uvdb_hook_set_prot(at, len, PROT_READ | PROT_EXEC);
 }
 
 int uvdb_hook_install(struct uvdb_hook *h) {
@@ -280,8 +296,8 @@ int uvdb_hook_install(struct uvdb_hook *h) {
   uint8_t patch[UVDB_HOOK_MAX_STOLEN];
   memset(patch, 0xcc, sizeof(patch)); /* int3 in the bytes no one may reach */
   /* Straight to the replacement when it is within reach, else by the stub. */
-  const void *to = uv__within_rel32(h->replacement, h->target + 5, 0) ? h->replacement : (const void *)h->stub;
-  uv__emit_rel_jmp(patch, h->target, to);
+  const void *to = uvdb_hook_within_rel32(h->replacement, h->target + 5, 0) ? h->replacement : (const void *)h->stub;
+  uvdb_hook_rel_jmp(patch, h->target, to);
   /* Within one aligned quadword, one store: a thread running the function
    * meanwhile sees the old prologue or the jmp, never half of each. */
   uintptr_t word = (uintptr_t)h->target & ~(uintptr_t)7, at = (uintptr_t)h->target - word;
@@ -289,12 +305,12 @@ int uvdb_hook_install(struct uvdb_hook *h) {
     uint64_t v;
     memcpy(&v, (const void *)word, 8);
     memcpy((uint8_t *)&v + at, patch, h->stolen);
-    if (uv__set_prot((void *)word, 8, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
+    if (uvdb_hook_set_prot((void *)word, 8, PROT_READ | PROT_WRITE | PROT_EXEC) != 0) {
       snprintf(h->reason, sizeof(h->reason), "cannot write code: %s", strerror(errno));
       return -1;
     }
     __atomic_store_n((uint64_t *)word, v, __ATOMIC_SEQ_CST);
-    uv__set_prot((void *)word, 8, PROT_READ | PROT_EXEC);
+    uvdb_hook_set_prot((void *)word, 8, PROT_READ | PROT_EXEC);
   } else if (uvdb_hook_write_code(h->target, patch, h->stolen) != 0) {
     snprintf(h->reason, sizeof(h->reason), "cannot write code: %s", strerror(errno));
     return -1;

@@ -157,6 +157,26 @@ static void uv__add_hooks(struct uvdb_hook *h, size_t n, const struct uvdb_locat
     uv__hooks[uv__nhooks++] = (struct uv__hooked){&h[i], located ? located[i] : &uvdb_probe.lib.fn[i]};
 }
 
+/* The call sites by which the phase functions (and uv_run, which inlines
+ * pending and closing) run callbacks: each one timed.  A function that
+ * cannot be analysed says why, once. */
+#define MAX_CALLSITES 48
+static struct uvdb_callsite uv__sites[MAX_CALLSITES];
+static int uv__nsites;
+static char uv__sites_refused[UVDB_FN_COUNT][120];
+
+static void uv__callsites_prepare(void) {
+  for (int i = 0; i < UVDB_FN_COUNT; i++) {
+    const struct uvdb_located_fn *fn = &uvdb_probe.lib.fn[i];
+    if (!fn->addr)
+      continue;
+    int n = uvdb_callsites_prepare(fn->name, (uint8_t *)fn->addr, fn->size, uvdb_callback_enter,
+                                   uv__sites + uv__nsites, MAX_CALLSITES - uv__nsites, uv__sites_refused[i],
+                                   sizeof(uv__sites_refused[i]));
+    uv__nsites += n > 0 ? n : 0;
+  }
+}
+
 static int uv__locate_once(void) {
   if (uv__found >= 0)
     return uv__found;
@@ -179,6 +199,7 @@ static int uv__locate_once(void) {
                "not found (no symbol, no known call pattern)");
     else
       uvdb_hook_prepare(uv__hooks[i].hook);
+  uv__callsites_prepare();
   return 1;
 }
 
@@ -186,6 +207,8 @@ static void uv__install_all(void) {
   for (size_t i = 0; i < uv__nhooks; i++)
     if (uv__hooks[i].hook->stub)
       uvdb_hook_install(uv__hooks[i].hook); /* a refusal is in its reason, reported in the hello */
+  for (int i = 0; i < uv__nsites; i++)
+    uvdb_callsite_install(&uv__sites[i]);
 }
 
 static int uv__remove_all(void) {
@@ -193,6 +216,8 @@ static int uv__remove_all(void) {
   for (size_t i = 0; i < uv__nhooks; i++)
     if (uv__hooks[i].hook->installed && uvdb_hook_remove(uv__hooks[i].hook) == 0)
       removed++;
+  for (int i = 0; i < uv__nsites; i++)
+    uvdb_callsite_remove(&uv__sites[i]);
   return removed;
 }
 
@@ -267,6 +292,18 @@ static size_t uv__describe(char *buf, size_t cap, int found, int attached) {
     off += (size_t)snprintf(buf + off, cap - off, "hook=%s\t%s\t0x%lx\t%s\t%s\n", fn->name,
                             h->installed ? "installed" : "refused", (unsigned long)fn->addr,
                             fn->how ? fn->how : "-", h->installed ? "-" : h->reason);
+  }
+  /* callsite=FUNCTION+OFFSET\tSTATUS\tMODE\tREASON */
+  for (int i = 0; i < UVDB_FN_COUNT && off < cap; i++)
+    if (uv__sites_refused[i][0])
+      off += (size_t)snprintf(buf + off, cap - off, "callsite=%s\trefused\t-\t%s\n", uvdb_probe.lib.fn[i].name,
+                              uv__sites_refused[i]);
+  for (int i = 0; i < uv__nsites && off < cap; i++) {
+    const struct uvdb_callsite *c = &uv__sites[i];
+    off += (size_t)snprintf(buf + off, cap - off, "callsite=%s+0x%lx\t%s\t%s\t%s\n", c->fn_name,
+                            (unsigned long)(c->call - c->fn), c->installed ? "installed" : "refused",
+                            c->mode == UVDB_CALLSITE_HOP ? "hop" : c->mode ? "preceding" : "-",
+                            c->installed ? "-" : c->reason[0] ? c->reason : "not installed");
   }
   return off < cap ? off : cap - 1;
 }
@@ -472,6 +509,22 @@ __attribute__((visibility("default"))) struct uvdb_attach_plan *uvdb_attach_prep
       uv__plan.range[uv__plan.nranges][0] = (uint64_t)(uintptr_t)h->target;
       uv__plan.range[uv__plan.nranges][1] = (uint64_t)(uintptr_t)h->target + h->stolen;
       uv__plan.nranges++;
+    }
+  }
+  for (int i = 0; i < uv__nsites; i++) {
+    struct uvdb_callsite *c = &uv__sites[i];
+    if (!c->mode || c->installed)
+      continue;
+    if (uv__plan.nranges + 2 > UVDB_ATTACH_MAX_RANGES) { /* unchecked, it could not be installed safely */
+      c->mode = 0;
+      snprintf(c->reason, sizeof(c->reason), "more call sites than an attach can check");
+      continue;
+    }
+    uv__plan.range[uv__plan.nranges][0] = (uint64_t)(uintptr_t)c->patch;
+    uv__plan.range[uv__plan.nranges++][1] = (uint64_t)(uintptr_t)c->patch + c->patch_len;
+    if (c->gap) {
+      uv__plan.range[uv__plan.nranges][0] = (uint64_t)(uintptr_t)c->gap;
+      uv__plan.range[uv__plan.nranges++][1] = (uint64_t)(uintptr_t)c->gap + 5;
     }
   }
   return &uv__plan;

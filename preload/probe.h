@@ -84,6 +84,9 @@ struct uvdb_run_frame {
   uint64_t poll_timeout;   /* the poll running's timeout (ms), UINT64_MAX: none */
   uint64_t clock_update;   /* when libuv last updated its clock: the timers phase's start */
   uint32_t quiet_polls;    /* prompt empty waits not recorded since the last record */
+  uint64_t cb_fn;          /* the callback running (0: none), since cb_begin */
+  uint64_t cb_begin;
+  uint32_t cb_a32;         /* its CALLBACK record's a32 */
 };
 
 /* Per-thread state, everything a hook touches in two adjacent cache lines
@@ -130,6 +133,14 @@ static inline void uvdb_emit_at(uint64_t ts, uint16_t type, const struct uvdb_lo
   uvdb_ring_push(r, ts, type, l->id, a32, x, y);
   atomic_signal_fence(memory_order_seq_cst);
   uvdb_self.in_emit = 0;
+}
+
+/* A boundary of the loop at time t ends the callback it was running. */
+static inline void uvdb_callback_end(struct uvdb_run_frame *f, uint64_t t) {
+  if (uvdb_unlikely(f->cb_fn != 0)) {
+    uvdb_emit_at(f->cb_begin, UVDB_EV_CALLBACK, f->loop, f->cb_a32, f->cb_fn, t);
+    f->cb_fn = 0;
+  }
 }
 
 /* Loop registry and safepoints (preload/safepoint.c). */
@@ -213,5 +224,6 @@ struct uvdb_hook *uvdb_loop_hooks(size_t *n);
 struct uvdb_hook *uvdb_loop_close_hook(const struct uvdb_located_fn **located);
 const struct uvdb_hook *uvdb_loop_hooks_installed(size_t *n); /* as they are, for checks */
 void uvdb_loop_adopt_polling(void *loop); /* attach: this thread waits in loop's epoll now */
+void uvdb_callback_enter(uint64_t fn);    /* a call site's stub: libuv calls fn now */
 
 #endif

@@ -52,6 +52,7 @@ void uvdb_blocked_end(struct uvdb_loop *l, uint64_t now, int phase, uint64_t ite
 static uint64_t uv__wait_begin(struct uvdb_run_frame *f) {
   uint64_t t = uvdb_now();
   struct uvdb_loop *l = f->loop;
+  uvdb_callback_end(f, t); /* uv__io_poll waits again after running callbacks */
   if (uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
       atomic_load_explicit(&l->blocked_since, memory_order_relaxed))
     uvdb_blocked_end(l, t, UVDB_PHASE_POLL, f->iter);

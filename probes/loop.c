@@ -84,6 +84,7 @@ static __attribute__((noinline)) struct uvdb_run_frame *uv__phase_enter(void *lo
     atomic_store_explicit(&f->loop->phase, -1, memory_order_relaxed);
   }
   uint64_t t = uvdb_now();
+  uvdb_callback_end(f, t);
   uv__settle(f, t);
   if (phase == UVDB_PHASE_IDLE) {
     /* pending ran inline between the last boundary and here */
@@ -133,6 +134,7 @@ static __attribute__((noinline)) void uv__phase_exit(struct uvdb_run_frame *f, i
     return;
   }
   uint64_t t = uvdb_now();
+  uvdb_callback_end(f, t);
   uv__emit_phase(f, phase, f->phase_begin, t);
   f->anchor = t;
   f->anchor_kind = ANCHOR_EXIT;
@@ -158,6 +160,7 @@ static int uv__hook_run(void *loop, int mode) {
   int r = uv__orig_run(loop, mode);
   uint64_t t = uvdb_now();
   f = &uvdb_self.frames[uvdb_self.depth - 1];
+  uvdb_callback_end(f, t);
   uv__settle(f, t);
   if (f->in_iter)
     uvdb_emit_at(f->iter_begin, UVDB_EV_ITERATION, l, 0, f->iter, t);
@@ -193,6 +196,22 @@ static void uv__hook_io_poll(void *loop, int timeout) {
   if (f)
     atomic_store_explicit(&f->loop->phase, -1, memory_order_relaxed);
   uv__phase_exit(f, UVDB_PHASE_POLL, 0);
+}
+
+/* A phase function is about to call fn (its call site's stub): the
+ * callback before it ends here.  Pending callbacks of libuv >= 1.45 belong
+ * to the iteration they open. */
+void uvdb_callback_enter(uint64_t fn) {
+  int d = uvdb_self.depth;
+  if (uvdb_unlikely(d == 0))
+    return;
+  struct uvdb_run_frame *f = &uvdb_self.frames[d - 1];
+  uint64_t t = uvdb_now();
+  uvdb_callback_end(f, t);
+  uint64_t iter = uv__frame_iteration(f) + (f->cur_phase == UVDB_PHASE_PENDING && uvdb_probe.pending_first);
+  f->cb_fn = fn;
+  f->cb_begin = t;
+  f->cb_a32 = f->cur_phase | (uint32_t)(iter & 0xffffff) << 8;
 }
 
 /* Not hot: once per loop.  Reported after the close succeeded (UV_EBUSY:

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdatomic.h>
 
-#define UVDB_PROTOCOL_VERSION 2
+#define UVDB_PROTOCOL_VERSION 3
 #define UVDB_VERSION_STRING "0.1.0"
 #define UVDB_SHM_MAGIC 0x5556444253484d31ull /* "UVDBSHM1" */
 
@@ -235,7 +235,7 @@ enum { UVDB_JIT_NAMES_START = 1, UVDB_JIT_NAMES_STOP = 2 };
 
 /* Attach (debugger/attach.c): what uvdb_attach_prepare, run in the target by
  * ptrace, leaves in the probe's memory for the debugger to read. */
-#define UVDB_ATTACH_MAX_RANGES 32
+#define UVDB_ATTACH_MAX_RANGES 96
 struct uvdb_attach_plan {
   int32_t status;   /* 0: ready to install; else -errno, and `why` says it */
   uint32_t nranges; /* code the install rewrites: no thread may be inside it then */

@@ -40,6 +40,19 @@ class NodeBlocking(unittest.TestCase):
         self.assertLess(abs(lag_max - own["eld_max_ms"]), 0.1 * own["eld_max_ms"], (lag_max, own))
         self.assertLess(abs(lag_max - own["blocked_ms"]), 0.1 * own["blocked_ms"], (lag_max, own))
         self.assertLess(abs(own["eld_max_ms"] - own["blocked_ms"]), 0.1 * own["blocked_ms"], own)
+        # the callback that ran it, timed from libuv's call to the loop's next boundary:
+        # inside the stretch the watchdog caught (which began with the timers phase)
+        slow = info["callbacks"]["slowest"][0]
+        self.assertEqual((slow["function"], slow["phase"]), ("node::Environment::RunTimers", "timers"))
+        self.assertGreaterEqual(slow["duration_ms"], own["blocked_ms"] * 0.99)
+        self.assertLessEqual(slow["duration_ms"], b["duration_ms"])
+        self.assertGreaterEqual(slow["iteration"], 1)
+        by_fn = {(c["function"], c["phase"]): c for c in info["callbacks"]["by_function"]}
+        timers = by_fn[("node::Environment::RunTimers", "timers")]
+        self.assertEqual(timers["max_ms"], slow["duration_ms"])
+        self.assertGreaterEqual(timers["total_ms"], slow["duration_ms"])
+        self.assertTrue(any(fn == "node::Environment::CheckImmediate" for fn, _ in by_fn), by_fn)
+        self.assertGreaterEqual(info["callbacks"]["total_ms"], timers["total_ms"])
         # the rest of the time the loop waited
         self.assertLess(info["lag_ms"]["p50"], 5)
         self.assertGreater(info["utilization"]["overall"], 0.2)
@@ -86,6 +99,18 @@ class CBlocking(unittest.TestCase):
         # the 10 ms timer due during the spin ran that much late
         self.assertGreaterEqual(info["lag_ms"]["max"], 180)
         self.assertEqual(info["sync_io"]["calls"], 0)
+        # every callback the loop ran: on_heavy once, on_tick 30 times (the close callbacks are NULL)
+        cbs = info["callbacks"]
+        self.assertEqual(cbs["count"], 31)
+        counts = {(c["function"], c["phase"]): c["count"] for c in cbs["by_function"]}
+        self.assertEqual(counts, {("on_heavy", "timers"): 1, ("on_tick", "timers"): 30})
+        slowest = cbs["slowest"]
+        self.assertEqual((slowest[0]["function"], slowest[0]["phase"]), ("on_heavy", "timers"))
+        self.assertGreaterEqual(slowest[0]["duration_ms"], 200 * 0.99)
+        self.assertLessEqual(slowest[0]["duration_ms"], b[0]["duration_ms"])
+        self.assertTrue(all(c["function"] == "on_tick" for c in slowest[1:]), slowest)
+        self.assertEqual([c["duration_ms"] for c in slowest], sorted((c["duration_ms"] for c in slowest), reverse=True))
+        self.assertTrue(1 <= slowest[0]["iteration"] <= 40, slowest[0])
 
     def test_c_shared(self):
         self.check(example("04-blocking"))
@@ -145,6 +170,11 @@ class Top(unittest.TestCase):
             self.assertGreaterEqual(v["interval_s"], 0.5)
             others = [l for l in v["loops"] if l["loop"] != 1]  # Node's own loops wait
             self.assertTrue(all(l["utilization"] == 0 for l in others), others)
+            # the busiest callback of each interval: the interval timer's, through Node's timer handle
+            busiest = v["busiest_callbacks"][0]
+            self.assertEqual((busiest["function"], busiest["phase"], busiest["loop"]),
+                             ("node::Environment::RunTimers", "timers", 1))
+            self.assertGreater(busiest["ms"], 0)
         # top leaves the program running: interrupt stops it
         self.assertEqual(find(objs, "interrupt")["state"], "stopped")
 

@@ -94,6 +94,11 @@ class PhaseOrder(unittest.TestCase):
             self.assertEqual(hooks[name]["status"], "installed", hooks[name])
             self.assertIsNone(hooks[name]["reason"])
         self.assertIn(found_by, hooks["uv__io_poll"]["found_by"])
+        # each phase function (and uv_run, which inlines pending and closing) runs its
+        # callbacks through call sites uvdb times
+        sites = probe["callsites"]
+        self.assertEqual({c["status"] for c in sites}, {"installed"}, sites)
+        self.assertEqual({c["site"].split("+")[0] for c in sites}, loop_hooks)
         return loop, probe, out
 
     def test_node(self):

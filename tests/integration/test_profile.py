@@ -203,6 +203,15 @@ class TraceExport(unittest.TestCase):
         timers = [e for e in events if e["ph"] == "X" and e["name"] == "timers" and e["dur"] >= 190000]
         self.assertEqual(len(timers), 1)  # inside the timers phase that held it
         self.assertLessEqual(timers[0]["ts"], blocked[0]["ts"])
+        # the callback that held it, a slice inside that phase (the trace's nesting is checked in test_record)
+        heavy = [e for e in events if e["ph"] == "X" and e.get("cat") == "callback" and e["name"] == "on_heavy"]
+        self.assertEqual(len(heavy), 1)
+        self.assertGreaterEqual(heavy[0]["dur"], 198000)
+        self.assertEqual(heavy[0]["args"]["phase"], "timers")
+        self.assertLessEqual(timers[0]["ts"], heavy[0]["ts"])
+        self.assertLessEqual(heavy[0]["ts"] + heavy[0]["dur"], timers[0]["ts"] + timers[0]["dur"] + 0.002)
+        ticks = [e for e in events if e["ph"] == "X" and e.get("cat") == "callback" and e["name"] == "on_tick"]
+        self.assertEqual(len(ticks), 30)
 
 
 class BadInput(unittest.TestCase):

@@ -164,6 +164,11 @@ class Record(unittest.TestCase):
         blocked = [e for e in events if e["ph"] == "X" and e["name"] == "blocked"]
         self.assertEqual(len(blocked), 1)
         self.assertGreater(blocked[0]["dur"], 199000)  # the 200 ms stretch, within its timers phase
+        # the callbacks, named offline from the recording's names
+        callbacks = [e for e in events if e.get("cat") == "callback"]
+        self.assertEqual(sorted({e["name"] for e in callbacks}), ["on_heavy", "on_tick"])
+        self.assertEqual(sum(e["name"] == "on_tick" for e in callbacks), 30)
+        self.assertGreater(max(e["dur"] for e in callbacks if e["name"] == "on_heavy"), 199000)
         with open(outs["folded"]) as f:
             folded = f.read().splitlines()
         self.assertTrue(all(l.rsplit(" ", 1)[1].isdigit() for l in folded))
@@ -359,6 +364,19 @@ class LiveTrace(unittest.TestCase):
             events = check_chrome_trace(self, out)
             self.assertTrue(any(e["ph"] == "f" for e in events))  # jobs done: flows end
             self.assertTrue(any(e.get("cat") == "phase" for e in events))
+
+    def test_node_callbacks_nest_with_gc_and_microtasks(self):
+        # callbacks end at the loop's next boundary: inside their phase, around the
+        # microtask checkpoints, GC and pool done callbacks they hold
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "node.json")
+            rc, objs, _, err = uvdb(["run", f"trace export {out}"], node_example("02-ordering.js"))
+            self.assertEqual(rc, 0, err)
+            events = check_chrome_trace(self, out)
+            callbacks = {e["name"] for e in events if e.get("cat") == "callback"}
+            self.assertTrue({"node::Environment::RunTimers", "node::Environment::CheckImmediate"} <= callbacks,
+                            callbacks)
+            self.assertTrue(any(e.get("cat") == "microtasks" for e in events))
 
 
 class ExampleScript(unittest.TestCase):

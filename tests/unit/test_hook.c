@@ -12,28 +12,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "code_page.h"
 #include "hook.h"
 
-#define CODE_LEN 4096
-
-/* ---- the code buffer ---------------------------------------------------- */
-
-/* Two mmap'ed pages: the code page, written while RW then made RX as a
- * loader would, and a data page after it that stays RW. */
-static uint8_t *code_new(const uint8_t *bytes, size_t len) {
-  uint8_t *p = mmap(NULL, 2 * CODE_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  assert_true(p != MAP_FAILED);
-  assert_true(len <= CODE_LEN);
-  memset(p, 0xcc, CODE_LEN); /* int3 everywhere else */
-  memcpy(p, bytes, len);
-  assert_int_equal(mprotect(p, CODE_LEN, PROT_READ | PROT_EXEC), 0);
-  __builtin___clear_cache((char *)p, (char *)p + len);
-  return p;
-}
-
-static void code_free(uint8_t *p) {
-  assert_int_equal(munmap(p, 2 * CODE_LEN), 0);
-}
 
 static int64_t distance(const void *a, const void *b) {
   return (int64_t)((uintptr_t)a - (uintptr_t)b);
