@@ -13,6 +13,8 @@
 static const char *uv__role_root(const struct prof_rec *r, char *buf, size_t cap) {
   if (r->role == UVDB_ROLE_POOL)
     snprintf(buf, cap, "[threadpool]");
+  else if (r->role == UVDB_ROLE_OTHER)
+    snprintf(buf, cap, "[other threads]");
   else if (r->waiting)
     snprintf(buf, cap, "[waiting]"); /* not [idle]: that is the idle phase */
   else if (r->phase < UVDB_PHASE_COUNT)
@@ -304,9 +306,9 @@ static int uv__profile_start(struct session *s, int argc, char **argv) {
       else if (strcmp(argv[i], "pool") == 0)
         threads = UVDB_PROFILE_POOL;
       else if (strcmp(argv[i], "all") == 0)
-        threads = UVDB_PROFILE_LOOPS | UVDB_PROFILE_POOL;
+        threads = UVDB_PROFILE_LOOPS | UVDB_PROFILE_POOL | UVDB_PROFILE_OTHER;
       else
-        return uvdb_error("--threads is loop, pool or all (loops and pool workers), not \"%s\"", argv[i]);
+        return uvdb_error("--threads is loop, pool or all (every thread of the process), not \"%s\"", argv[i]);
     } else {
       return uvdb_error("usage: profile start [--hz N] [--clock cpu|wall] [--threads loop|pool|all]");
     }
@@ -323,7 +325,7 @@ static int uv__profile_start(struct session *s, int argc, char **argv) {
     json_end(j);
   } else {
     printf("Profiling %s at %ld Hz of %s time%s.\n",
-           threads == UVDB_PROFILE_LOOPS ? "the loops" : threads == UVDB_PROFILE_POOL ? "the pool" : "loops and pool",
+           threads == UVDB_PROFILE_LOOPS ? "the loops" : threads == UVDB_PROFILE_POOL ? "the pool" : "every thread",
            hz, wall ? "wall" : "CPU", s->profile.armed ? ", from the program's start" : "");
   }
   return 0;
@@ -470,13 +472,14 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
   /* by function: self (innermost) and total (anywhere in the stack, once) */
   struct uv__fn_table table = {0};
   struct uv__pc_cache cache = {0};
-  uint64_t by_phase[UVDB_PHASE_COUNT + 3] = {0}; /* phases, then idle, pool, outside */
+  uint64_t by_phase[UVDB_PHASE_COUNT + 4] = {0}; /* phases, then waiting, pool, outside, other threads */
   struct out_progress pg;
   out_progress_begin(&pg, "symbolizing", "stacks", p->nrecs, 256);
   for (size_t i = 0; i < p->nrecs; i++) {
     out_progress(&pg, i);
     const struct prof_rec *r = &p->recs[i];
-    by_phase[r->role == UVDB_ROLE_POOL ? UVDB_PHASE_COUNT + 1
+    by_phase[r->role == UVDB_ROLE_OTHER ? UVDB_PHASE_COUNT + 3
+             : r->role == UVDB_ROLE_POOL ? UVDB_PHASE_COUNT + 1
              : r->waiting            ? UVDB_PHASE_COUNT
              : r->phase < UVDB_PHASE_COUNT ? r->phase
                                            : UVDB_PHASE_COUNT + 2]++;
@@ -513,7 +516,7 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
   free(cache.key), free(cache.fn);
   qsort(fn, nfn, sizeof(*fn), uv__by_self);
   double n = (double)p->nrecs;
-  static const char *const extra[] = {"waiting", "threadpool", "outside the loop"};
+  static const char *const extra[] = {"waiting", "threadpool", "outside the loop", "other threads"};
   struct json *j = NULL;
   if (uvdb_json_mode) {
     j = json_begin();
@@ -521,14 +524,14 @@ static int uv__profile_report(struct session *s, int argc, char **argv) {
     json_uint(j, "samples", p->nrecs);
     json_uint(j, "lost", p->lost);
     json_obj(j, "by_phase");
-    for (int ph = 0; ph < UVDB_PHASE_COUNT + 3; ph++)
+    for (int ph = 0; ph < UVDB_PHASE_COUNT + 4; ph++)
       if (by_phase[ph])
         json_uint(j, ph < UVDB_PHASE_COUNT ? phase_name(ph) : extra[ph - UVDB_PHASE_COUNT], by_phase[ph]);
     json_close(j);
     json_arr(j, "functions");
   } else {
     printf("%zu samples; by phase:", p->nrecs);
-    for (int ph = 0; ph < UVDB_PHASE_COUNT + 3; ph++)
+    for (int ph = 0; ph < UVDB_PHASE_COUNT + 4; ph++)
       if (by_phase[ph])
         printf(" %s %.1f%%", ph < UVDB_PHASE_COUNT ? phase_name(ph) : extra[ph - UVDB_PHASE_COUNT],
                100.0 * (double)by_phase[ph] / n);

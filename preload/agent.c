@@ -130,7 +130,8 @@ static int uv__agent_main(void *arg) {
   for (;;) {
     struct pollfd p = {sock, POLLIN, 0};
     /* the watchdog looks at the loops between commands */
-    uint64_t period = atomic_load(&uvdb_probe.watchdog_period_ns);
+    uint64_t period = atomic_load(&uvdb_probe.watchdog_period_ns), scan = uvdb_profile_scan_threads();
+    period = scan && (!period || scan < period) ? scan : period;
     struct timespec tick = {(long)(period / 1000000000u), (long)(period % 1000000000u)};
     long r = uvdb_sys4(SYS_ppoll, &p, 1, period ? &tick : NULL, NULL);
     if (period && atomic_load(&uvdb_probe.active)) {

@@ -209,6 +209,7 @@ int uvdb_profile_init(void);
 void uvdb_profile_thread(int role); /* this thread may be sampled (enum uvdb_profile_role) */
 void uvdb_profile_configure(uint64_t period_ns, uint32_t wall, uint32_t threads); /* the agent */
 void uvdb_profile_release_signal(void);                                           /* the agent */
+uint64_t uvdb_profile_scan_threads(void); /* the agent: sample new threads; how soon to look again (ns), 0: never */
 
 /* V8 in node (probes/v8.c): garbage collections and microtask checkpoints. */
 struct uvdb_hook *uvdb_v8_hooks(size_t *n, const struct uvdb_located_fn **located);

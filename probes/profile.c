@@ -8,12 +8,16 @@
 #include "../preload/probe.h"
 #include "../preload/rawsys.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #define MAX_SAMPLED 256
+#define SCAN_PERIOD_NS (100 * 1000 * 1000) /* --threads all: new threads are sampled within this */
 
 struct uv__sampled {
   _Atomic uint32_t tid;
@@ -49,7 +53,9 @@ static int uv__signal_is_ours(int sig) {
 
 static void uv__timer_start(struct uv__sampled *t) {
   uint64_t period = atomic_load(&uvdb_probe.profile_signal) ? atomic_load(&uv__period_ns) : 0;
-  uint32_t bit = t->role == UVDB_ROLE_LOOP ? UVDB_PROFILE_LOOPS : t->role == UVDB_ROLE_POOL ? UVDB_PROFILE_POOL : 0;
+  uint32_t bit = t->role == UVDB_ROLE_LOOP   ? UVDB_PROFILE_LOOPS
+                 : t->role == UVDB_ROLE_POOL ? UVDB_PROFILE_POOL
+                                             : UVDB_PROFILE_OTHER;
   if (!period || !(atomic_load(&uv__wanted) & bit) || t->timer >= 0 ||
       !uv__signal_is_ours((int)atomic_load(&uvdb_probe.profile_signal)))
     return;
@@ -81,10 +87,18 @@ void uvdb_profile_thread(int role) {
   if (known)
     return;
   known = 1;
-  uint32_t i = atomic_fetch_add(&uv__nthreads, 1);
-  if (i >= MAX_SAMPLED)
-    return;
-  struct uv__sampled *t = &uv__threads[i];
+  uint32_t tid = (uint32_t)uvdb_sys0(SYS_gettid), n = atomic_load(&uv__nthreads);
+  struct uv__sampled *t = NULL;
+  for (uint32_t i = 0; i < n && i < MAX_SAMPLED && !t; i++) /* met already by a scan, as another thread */
+    if (atomic_load(&uv__threads[i].tid) == tid)
+      t = &uv__threads[i];
+  if (!t) {
+    uint32_t i = atomic_fetch_add(&uv__nthreads, 1);
+    if (i >= MAX_SAMPLED)
+      return;
+    t = &uv__threads[i];
+    t->timer = -1;
+  }
   pthread_attr_t attr;
   void *lo;
   size_t size;
@@ -94,9 +108,67 @@ void uvdb_profile_thread(int role) {
     pthread_attr_destroy(&attr);
   }
   t->role = role;
-  t->timer = -1;
-  atomic_store(&t->tid, (uint32_t)uvdb_sys0(SYS_gettid));
+  atomic_store(&t->tid, tid);
   uv__timer_start(t);
+}
+
+static int uv__known(uint32_t tid) {
+  uint32_t n = atomic_load(&uv__nthreads);
+  for (uint32_t i = 0; i < n && i < MAX_SAMPLED; i++)
+    if (atomic_load(&uv__threads[i].tid) == tid)
+      return 1;
+  return 0;
+}
+
+/* --threads all: the threads of /proc/self/task the probe has not met (it
+ * meets loop threads and pool workers as they run) get a timer too.  Their
+ * stacks' ends are unknown: a sample copies with process_vm_readv, which
+ * stops at the end of the mapping where memcpy would fault.  Raw system
+ * calls: the agent runs it. */
+uint64_t uvdb_profile_scan_threads(void) {
+  if (!atomic_load(&uv__period_ns) || !(atomic_load(&uv__wanted) & UVDB_PROFILE_OTHER))
+    return 0;
+  static uint64_t last;
+  struct timespec now;
+  uvdb_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &now);
+  uint64_t ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+  if (last && ns - last < SCAN_PERIOD_NS)
+    return SCAN_PERIOD_NS - (ns - last);
+  last = ns;
+  int fd = (int)uvdb_sys3(SYS_open, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return SCAN_PERIOD_NS;
+  uint32_t self = (uint32_t)uvdb_sys0(SYS_gettid);
+  _Alignas(8) char buf[4096];
+  long got;
+  while ((got = uvdb_sys3(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+    for (long off = 0; off < got;) {
+      const struct {
+        uint64_t ino;
+        int64_t off;
+        uint16_t reclen;
+        uint8_t type;
+        char name[];
+      } *d = (const void *)(buf + off);
+      uint32_t tid = 0;
+      for (const char *c = d->name; *c >= '0' && *c <= '9'; c++)
+        tid = tid * 10 + (uint32_t)(*c - '0');
+      off += d->reclen;
+      if (!tid || tid == self || uv__known(tid))
+        continue;
+      uint32_t i = atomic_fetch_add(&uv__nthreads, 1);
+      if (i >= MAX_SAMPLED)
+        break;
+      struct uv__sampled *t = &uv__threads[i];
+      t->role = UVDB_ROLE_OTHER;
+      t->stack_hi = 0;
+      t->timer = -1;
+      atomic_store(&t->tid, tid);
+      uv__timer_start(t);
+    }
+  }
+  uvdb_sys1(SYS_close, fd);
+  return SCAN_PERIOD_NS;
 }
 
 /* The agent: start (period_ns > 0) or stop sampling the threads known. */
@@ -142,7 +214,19 @@ static void uv__profile_handler(int sig, siginfo_t *si, void *ucv) {
   uint64_t sp = s->regs.rsp, hi = me ? me->stack_hi : 0, len = hi > sp ? hi - sp : 0;
   if (len > UVDB_PROFILE_STACK)
     len = UVDB_PROFILE_STACK;
-  __builtin_memcpy(s->stack, (const void *)(uintptr_t)sp, len);
+  if (hi) {
+    __builtin_memcpy(s->stack, (const void *)(uintptr_t)sp, len);
+  } else if (me) { /* a thread a scan found: page by page, up to the first unmapped one */
+    struct iovec local = {s->stack, UVDB_PROFILE_STACK}, remote[UVDB_PROFILE_STACK / 4096 + 1];
+    int n = 0;
+    for (uint64_t at = sp, end = sp + UVDB_PROFILE_STACK; at < end; n++) {
+      uint64_t next = (at | 4095) + 1 < end ? (at | 4095) + 1 : end;
+      remote[n] = (struct iovec){(void *)(uintptr_t)at, next - at};
+      at = next;
+    }
+    long got = uvdb_sys(SYS_process_vm_readv, uvdb_sys0(SYS_getpid), (long)&local, 1, (long)remote, n, 0);
+    len = got > 0 ? (uint64_t)got : 0;
+  }
   s->stack_len = (uint32_t)len;
   s->stack_base = sp;
   s->tid = tid;

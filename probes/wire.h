@@ -286,6 +286,7 @@ struct uvdb_msg_watchdog {
  * (cpu) or of the clock (wall); period_ns 0 stops. */
 #define UVDB_PROFILE_LOOPS 1u
 #define UVDB_PROFILE_POOL 2u
+#define UVDB_PROFILE_OTHER 4u /* every other thread: V8's, the inspector's, the program's own */
 struct uvdb_msg_profile {
   uint64_t period_ns;
   uint32_t wall, threads; /* threads: UVDB_PROFILE_* bits */

@@ -150,6 +150,31 @@ class CProfile(unittest.TestCase):
 
 
 class NodeProfile(unittest.TestCase):
+    def test_every_thread(self):
+        # --threads all: the loop, the pool's workers, and the threads the probe never met as
+        # either (V8's platform workers, which wait on a futex), found in /proc/self/task
+        with tempfile.TemporaryDirectory() as d:
+            folded = os.path.join(d, "all.folded")
+            rc, objs, out, err = uvdb(["profile start --hz 999 --clock wall --threads all", "run",
+                                       "profile report --top 200",
+                                       f"profile export {folded} --format folded --phase-roots"],
+                                      node_example("07-threadpool.js"))
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(find(objs, "profile_start")["threads"], "all")
+            report = find(objs, "profile_report")
+            by_phase = report["by_phase"]
+            for part in ("threadpool", "other threads", "waiting"):
+                self.assertGreater(by_phase.get(part, 0), 0, by_phase)
+            functions = {f["function"] for f in report["functions"]}
+            self.assertIn("sha512_block_data_order_avx2", functions)  # pbkdf2 on the pool's workers
+            with open(folded) as f:
+                lines = [l.rsplit(" ", 1) for l in f.read().splitlines()]
+            other = [(stack, int(n)) for stack, n in lines if stack.startswith("[other threads];")]
+            self.assertEqual(sum(n for _, n in other), by_phase["other threads"])
+            # their stacks, copied up to the end of an unknown stack's mapping, unwind to the thread's start
+            whole = sum(n for stack, n in other if "start_thread" in stack or "clone3" in stack)
+            self.assertGreater(whole, 0.8 * by_phase["other threads"])
+
     def test_javascript_functions_named(self):
         rc, objs, out, err = uvdb(["profile start --hz 999 --clock wall", "run", "profile report --top 200"],
                                   node_example("04-blocking.js"))
