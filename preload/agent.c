@@ -181,6 +181,10 @@ int uvdb_agent_wait_exit(int ms) {
 
 /* One stack for every agent of the process's life: attach and detach fifty
  * times, and the target holds one. */
+void uvdb_agent_forked(void) {
+  atomic_store(&uv__agent_tid, 0);
+}
+
 int uvdb_agent_start(int sock) {
   if (uvdb_agent_running())
     return -1;

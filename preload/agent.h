@@ -9,5 +9,7 @@ int uvdb_agent_start(int sock);
 int uvdb_agent_running(void);
 /* Wait up to ms for the agent to end: 0 when it has. */
 int uvdb_agent_wait_exit(int ms);
+/* A forked child: fork copies the thread that called it only, never the agent. */
+void uvdb_agent_forked(void);
 
 #endif

@@ -308,6 +308,38 @@ static size_t uv__describe(char *buf, size_t cap, int found, int attached) {
   return off < cap ? off : cap - 1;
 }
 
+static int uv__followed_child(void);
+static int uv__meet(int sock, int shm_fd, int attached);
+static void uv__session_init(void);
+
+/* A child forked without exec (a prefork server's workers, say) has the
+ * probe and its hooks already: with follow-children on it meets uvdb as a
+ * process of its own, with ring memory of its own, at its loop's next
+ * boundary.  Not in fork itself: libuv's uv_spawn forks, and its child
+ * execs at once (its new image meets uvdb, if it has libuv). */
+void uvdb_fork_meet(void) {
+  uint32_t parent_tid = atomic_exchange(&uvdb_probe.fork_meet, 0) - 1;
+  atomic_store(&uvdb_probe.attention, 0);
+  struct uvdb_shm_header *parents = uvdb_probe.shm;
+  uvdb_probe.shm = NULL;
+  if (parents)
+    munmap(parents, UVDB_SHM_SIZE);
+  memset(uv__ring_owner, 0, sizeof(uv__ring_owner)); /* the parent's threads are not here */
+  uvdb_fprobe_remove_all();                         /* the only thread: none inside them */
+  uvdb_profile_forked(parent_tid);
+  uvdb_agent_forked();
+  int sock = uvdb_connect(getenv("UVDB_SOCK"));
+  if (sock < 0)
+    return;
+  int shm_fd = uv__shm_create();
+  if (shm_fd < 0) {
+    close(sock);
+    return;
+  }
+  uv__session_init();
+  uv__meet(sock, shm_fd, 0);
+}
+
 static void uv__atfork_child(void) {
   uvdb_profile_configure(0, 0, 0); /* timers are not inherited; the child's table entries are the parent's */
   /* The rings are shared with the parent's debugger: a forked child must not write them. */
@@ -317,6 +349,11 @@ static void uv__atfork_child(void) {
   uvdb_self.ring = NULL;
   pthread_setspecific(uv__ring_key, NULL);
   uvdb_safepoint_release_signal();
+  uint32_t parent_tid = uvdb_safepoint_forked();
+  if (uv__followed_child() && uv__found > 0) {
+    atomic_store(&uvdb_probe.fork_meet, parent_tid + 1);
+    atomic_store(&uvdb_probe.attention, 1);
+  }
 }
 
 /* Breakpoints set before `run` come with WELCOME: "bpN=MASK" lines (N 0:

@@ -47,6 +47,7 @@ struct uvdb_probe_state {
   _Atomic uint32_t finish_tid; /* `finish`: this thread, parked in a callback, stops at its return */
   _Atomic int fprobe_work;     /* fprobe slots requested: a loop thread installs them */
   _Atomic int jit_work;        /* UVDB_JIT_NAMES_*: the main loop does it at its next boundary */
+  _Atomic uint32_t fork_meet;  /* a forked child followed: it meets uvdb at its next boundary (parent's tid + 1) */
   /* Samples asked for, one request per slot: the thread `tid` copies its
    * stack there in the kick handler (uvdb's and the watchdog's requests
    * may be in flight at once). */
@@ -157,7 +158,8 @@ static inline int uvdb_safepoint_wanted(const struct uvdb_loop *l, int phase) {
          (((atomic_load_explicit(&l->armed, memory_order_relaxed) >> phase) & 1) ||
           atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed) ||
           atomic_load_explicit(&l->blocked_since, memory_order_relaxed) ||
-          atomic_load_explicit(&uvdb_probe.jit_work, memory_order_relaxed));
+          atomic_load_explicit(&uvdb_probe.jit_work, memory_order_relaxed) ||
+          atomic_load_explicit(&uvdb_probe.fork_meet, memory_order_relaxed));
 }
 
 /* A boundary at time t, phase `phase` beginning: the watchdog's clock. */
@@ -185,6 +187,8 @@ void uvdb_release_all(void); /* the debugger is gone: no pause, no breakpoint, r
 void uvdb_safepoint_release_signal(void);
 void uvdb_signal_give_back(int sig, void *ours); /* raw syscalls: the agent may call it */
 int uvdb_safepoint_init(void);
+uint32_t uvdb_safepoint_forked(void); /* a forked child: its thread's tid and loops */
+void uvdb_fork_meet(void);            /* a forked child's loop, at a boundary: meet uvdb (probe.c) */
 
 /* Function probes (preload/fprobe.c): `break callback` and `step`. */
 void uvdb_fprobe_install_requested(void); /* a normal thread: the constructor or a parked loop */
@@ -207,6 +211,7 @@ struct uvdb_hook *uvdb_blocking_hooks(size_t *n, const struct uvdb_located_fn **
 /* The profiler (probes/profile.c). */
 int uvdb_profile_init(void);
 void uvdb_profile_thread(int role); /* this thread may be sampled (enum uvdb_profile_role) */
+void uvdb_profile_forked(uint32_t parent_tid); /* a forked child: the thread that forked, no timers */
 void uvdb_profile_configure(uint64_t period_ns, uint32_t wall, uint32_t threads); /* the agent */
 void uvdb_profile_release_signal(void);                                           /* the agent */
 uint64_t uvdb_profile_scan_threads(void); /* the agent: sample new threads; how soon to look again (ns), 0: never */

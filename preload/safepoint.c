@@ -27,6 +27,20 @@ static uint32_t uv__gettid(void) {
   return uv__tid;
 }
 
+/* In a forked child: its one thread is the one that forked, whose loops
+ * it runs on; the loops of the parent's other threads are not in it (their
+ * tid cleared, as a closed loop's).  Returns the parent's tid of it. */
+uint32_t uvdb_safepoint_forked(void) {
+  uint32_t was = uv__tid, now = (uint32_t)uvdb_sys0(SYS_gettid);
+  uv__tid = now;
+  for (int i = 0; i < UVDB_MAX_LOOPS; i++) {
+    struct uvdb_loop *l = &uvdb_probe.loops[i];
+    if (atomic_load(&l->loop))
+      atomic_store(&l->tid, was && atomic_load(&l->tid) == was ? now : 0);
+  }
+  return was;
+}
+
 /* Loop ids: 1 is the first loop run on the main thread, as gdb's thread 1
  * (Node runs a loop of its own on a platform thread before its main one);
  * the others are numbered from 2 in the order they first run. */
@@ -184,6 +198,10 @@ static int uv__take_pause(struct uvdb_loop *l) {
 }
 
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration) {
+  if (uvdb_unlikely(atomic_load(&uvdb_probe.fork_meet))) {
+    uvdb_fork_meet();
+    return 0;
+  }
   uv__jit_work();
   if (atomic_load_explicit(&l->blocked_since, memory_order_relaxed)) /* a stretch the watchdog caught ends */
     uvdb_blocked_end(l, uvdb_now(), phase, iteration);

@@ -82,11 +82,13 @@ static void uv__timer_stop(struct uv__sampled *t) {
 
 /* A thread that may be sampled: loops at their first run, pool workers at
  * their first job.  Called on that thread. */
+static __thread int uv__known_here __attribute__((tls_model("initial-exec")));
+
 void uvdb_profile_thread(int role) {
-  static __thread int known __attribute__((tls_model("initial-exec")));
+  int known = uv__known_here;
   if (known)
     return;
-  known = 1;
+  uv__known_here = 1;
   uint32_t tid = (uint32_t)uvdb_sys0(SYS_gettid), n = atomic_load(&uv__nthreads);
   struct uv__sampled *t = NULL;
   for (uint32_t i = 0; i < n && i < MAX_SAMPLED && !t; i++) /* met already by a scan, as another thread */
@@ -110,6 +112,21 @@ void uvdb_profile_thread(int role) {
   t->role = role;
   atomic_store(&t->tid, tid);
   uv__timer_start(t);
+}
+
+/* A forked child has one thread, the one that forked (its entry kept, as
+ * it was parent_tid), and no timer (fork does not copy them). */
+void uvdb_profile_forked(uint32_t parent_tid) {
+  uint32_t n = atomic_load(&uv__nthreads), kept = 0;
+  for (uint32_t i = 0; i < n && i < MAX_SAMPLED; i++)
+    if (parent_tid && atomic_load(&uv__threads[i].tid) == parent_tid && !kept) {
+      uv__threads[0] = uv__threads[i];
+      uv__threads[0].timer = -1;
+      atomic_store(&uv__threads[0].tid, (uint32_t)uvdb_sys0(SYS_gettid));
+      kept = 1;
+    }
+  atomic_store(&uv__nthreads, kept);
+  uv__known_here = kept;
 }
 
 static int uv__known(uint32_t tid) {

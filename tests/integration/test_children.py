@@ -11,7 +11,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_loop import NODE, SRC, TIMEOUT, find, uvdb  # noqa: E402
+from test_loop import NODE, SRC, TIMEOUT, example, find, uvdb  # noqa: E402
 
 CLUSTER = os.path.join(SRC, "examples", "node", "12-cluster.js")
 
@@ -103,6 +103,49 @@ class Cluster(unittest.TestCase):
         rc, objs, out, err = uvdb(["set follow-children maybe"], None)
         self.assertIn("follow-children takes", find(objs, "error"))
 
+
+
+class ForkWithoutExec(unittest.TestCase):
+    """A prefork parent: its children, forked from a timer callback with no
+    exec, meet uvdb before fork returns in them, with rings of their own."""
+
+    def check(self, program):
+        rc, objs, out, err = uvdb(["run", "info inferiors", "inferior 2", "info loop", "info probe",
+                                   "inferior 3", "info loop"], [program])
+        self.assertEqual(rc, 0, err)
+        run = find(objs, "run")
+        self.assertEqual((run["state"], run["exit_code"], run["dropped"]), ("exited", 0, 0))
+        codes = sorted(l.rsplit(" ", 1)[1] for l in out if l.startswith("child "))
+        self.assertEqual(codes, ["1", "2"])  # each child's number, from the parent's waitpid
+        self.assertIn("parent: 2 children reaped", out)
+        inferiors = find(objs, "info_inferiors")
+        self.assertEqual([i["id"] for i in inferiors], [1, 2, 3])
+        children = {int(l.split()[1]) for l in out if l.startswith("child ")}
+        self.assertEqual({i["pid"] for i in inferiors[1:]}, children)
+        for child in inferiors[1:]:
+            self.assertEqual((child["parent"], child["state"], child["loops"]), (run["pid"], "exited", 1))
+        # each child's own loop, on its own thread: the iteration it forked in, and one a tick
+        for loop, child in zip([o["info_loop"] for o in objs if "info_loop" in o], inferiors[1:]):
+            self.assertEqual(loop["tid"], child["pid"])
+            self.assertGreaterEqual(loop["iterations"], 21)
+            counts = {p["phase"]: p["count"] for p in loop["phases"]}
+            self.assertEqual(counts["poll"], loop["iterations"])
+        probe = find(objs, "info_probe")
+        self.assertEqual(probe["pid"], inferiors[1]["pid"])
+        self.assertGreater(probe["events"], 0)
+        self.assertEqual(probe["dropped"], 0)
+
+    def test_c_shared(self):
+        self.check(example("12-prefork"))
+
+    def test_c_static(self):
+        self.check(example("12-prefork-static"))
+
+    def test_follow_children_off(self):
+        rc, objs, out, err = uvdb(["set follow-children off", "run", "info inferiors"], [example("12-prefork")])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([i["id"] for i in find(objs, "info_inferiors")], [1])
+        self.assertIn("parent: 2 children reaped", out)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
