@@ -226,27 +226,32 @@ static void uv__free_tree(struct uv__node *n) {
   free(n);
 }
 
-/* Self-contained: hover names a frame, a click zooms into it (the root
- * zooms out), and the search box highlights every frame whose name holds
- * the text. */
+/* Self-contained: hover names a frame, a click zooms into it (a lower
+ * frame zooms out), and the search box highlights every frame whose name
+ * holds the text.  Zoomed, only the frame's ancestors (full width) and
+ * what it called (scaled) stay: other frames below it would cover its
+ * ancestors.  Positions are printed to 0.001, so containment allows 0.01
+ * (a drawn frame is at least 0.1 wide).  A frame's name is its tooltip
+ * without the " (N samples, P%)" that ends it, which a search must not match. */
 static const char uv__svg_script[] =
     "<script><![CDATA[\n"
-    "var W=1200;function all(){return document.querySelectorAll('g.f');}\n"
+    "var W=1200,E=0.01;function all(){return document.querySelectorAll('g.f');}\n"
     "function fit(g){var t=g.querySelector('text'),r=g.querySelector('rect'),w=+r.getAttribute('width');"
     "var n=t.getAttribute('data-n')||t.textContent;t.setAttribute('data-n',n);"
     "var c=Math.floor((w-6)/7);t.textContent=c<3?'':(n.length>c?n.slice(0,c-2)+'..':n);}\n"
     "function zoom(g){var x0=+g.getAttribute('data-x'),w0=+g.getAttribute('data-w'),d0=+g.getAttribute('data-d');"
     "all().forEach(function(e){var x=+e.getAttribute('data-x'),w=+e.getAttribute('data-w'),d=+e.getAttribute('data-d');"
-    "var r=e.querySelector('rect'),t=e.querySelector('text'),in_=x>=x0-1e-6&&x+w<=x0+w0+1e-6;"
-    "if(d<d0||in_){var nx=d<d0?0:(x-x0)*W/w0,nw=d<d0?W:w*W/w0;r.setAttribute('x',nx);r.setAttribute('width',nw);"
+    "var r=e.querySelector('rect'),t=e.querySelector('text'),up=d<d0&&x<=x0+E&&x+w>=x0+w0-E,"
+    "in_=d>=d0&&x>=x0-E&&x+w<=x0+w0+E;"
+    "if(up||in_){var nx=up?0:(x-x0)*W/w0,nw=up?W:w*W/w0;r.setAttribute('x',nx);r.setAttribute('width',nw);"
     "t.setAttribute('x',nx+3);e.style.display='';fit(e);}else e.style.display='none';});}\n"
     "function reset(){all().forEach(function(e){var r=e.querySelector('rect'),t=e.querySelector('text');"
     "var x=+e.getAttribute('data-x');r.setAttribute('x',x);r.setAttribute('width',e.getAttribute('data-w'));"
     "t.setAttribute('x',x+3);e.style.display='';fit(e);});}\n"
     "function search(){var q=prompt('Highlight frames whose name contains:');all().forEach(function(e){"
     "var r=e.querySelector('rect');if(!r.getAttribute('data-fill'))r.setAttribute('data-fill',r.getAttribute('fill'));"
-    "var n=e.querySelector('title').textContent;r.setAttribute('fill',q&&n.indexOf(q)>=0?'rgb(230,0,230)':"
-    "r.getAttribute('data-fill'));});}\n"
+    "var n=e.querySelector('title').textContent;n=n.slice(0,n.lastIndexOf(' ('));"
+    "r.setAttribute('fill',q&&n.indexOf(q)>=0?'rgb(230,0,230)':r.getAttribute('data-fill'));});}\n"
     "window.addEventListener('load',function(){all().forEach(function(e){fit(e);"
     "e.addEventListener('click',function(){zoom(e);});});});\n"
     "]]></script>\n";

@@ -93,9 +93,11 @@ static int uv__gzip(FILE *out, const uint8_t *p, size_t n) {
 }
 
 /* The samples as folded stacks (root first, `;` between frames) with their
- * counts; one function and one location per distinct name. */
+ * counts; one function and one location per distinct name.  Functions are
+ * numbered in a table of their own, not by their name's string index: a
+ * frame may be named as a header string is ("count", "wall", ...). */
 int pprof_write(FILE *out, char **lines, const uint64_t *counts, size_t n, uint64_t period_ns, int wall) {
-  struct strings t = {NULL, 0};
+  struct strings t = {NULL, 0}, fns = {NULL, 0};
   struct buf b = {NULL, 0, 0}, sub = {NULL, 0, 0};
   uv__string(&t, "");
   uint64_t s_samples = uv__string(&t, "samples"), s_count = uv__string(&t, "count");
@@ -108,14 +110,14 @@ int pprof_write(FILE *out, char **lines, const uint64_t *counts, size_t n, uint6
     uv__field_varint(&sub, 2, types[i][1]);
     uv__field_bytes(&b, 1, sub.p, sub.n);
   }
-  /* samples; a function's id is its name's index in the string table */
+  /* samples; a location's and its function's id is the name's index in fns, plus 1 */
   struct buf ids = {NULL, 0, 0};
   for (size_t i = 0; i < n; i++) {
     uint64_t frames[256];
     int nf = 0;
     char *line = strdup(lines[i]), *save = NULL;
     for (char *name = strtok_r(line, ";", &save); name && nf < 256; name = strtok_r(NULL, ";", &save))
-      frames[nf++] = uv__string(&t, name);
+      frames[nf++] = uv__string(&fns, name) + 1;
     free(line);
     ids.n = 0; /* leaf first, as pprof wants */
     for (int k = nf - 1; k >= 0; k--)
@@ -130,18 +132,19 @@ int pprof_write(FILE *out, char **lines, const uint64_t *counts, size_t n, uint6
     free(values.p);
   }
   free(ids.p);
-  /* locations and functions, one each per name (ids from 1: the table's index) */
-  for (size_t i = 5; i < t.n; i++) {
+  /* locations and functions, one each per name */
+  for (size_t i = 0; i < fns.n; i++) {
+    uint64_t id = i + 1, name = uv__string(&t, fns.s[i]);
     struct buf lineb = {NULL, 0, 0};
-    uv__field_varint(&lineb, 1, i);
+    uv__field_varint(&lineb, 1, id);
     sub.n = 0;
-    uv__field_varint(&sub, 1, i);
+    uv__field_varint(&sub, 1, id);
     uv__field_bytes(&sub, 4, lineb.p, lineb.n);
     uv__field_bytes(&b, 4, sub.p, sub.n);
     sub.n = 0;
-    uv__field_varint(&sub, 1, i);
-    uv__field_varint(&sub, 2, i);
-    uv__field_varint(&sub, 3, i);
+    uv__field_varint(&sub, 1, id);
+    uv__field_varint(&sub, 2, name);
+    uv__field_varint(&sub, 3, name);
     uv__field_bytes(&b, 5, sub.p, sub.n);
     free(lineb.p);
   }
@@ -156,6 +159,9 @@ int pprof_write(FILE *out, char **lines, const uint64_t *counts, size_t n, uint6
   for (size_t i = 0; i < t.n; i++)
     free(t.s[i]);
   free(t.s);
+  for (size_t i = 0; i < fns.n; i++)
+    free(fns.s[i]);
+  free(fns.s);
   free(b.p);
   free(sub.p);
   return r;

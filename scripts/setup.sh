@@ -1,17 +1,19 @@
 #!/bin/sh
 # Installs uvdb's build dependencies (Debian 12, as root) and builds it into
 # build/ (and build-asan/ with --asan, the libFuzzer targets into build-fuzz/
-# with --fuzz).  Safe to run again.
-#   scripts/setup.sh [--asan] [--fuzz]
+# with --fuzz; with --consumers, Debian's chromium and the npm packages of
+# tests/consumers/, pinned by its package-lock.json).  Safe to run again.
+#   scripts/setup.sh [--asan] [--fuzz] [--consumers]
 set -eu
 cd "$(dirname "$0")/.."
 
-asan=0 fuzz=0
+asan=0 fuzz=0 consumers=0
 for opt in "$@"; do
   case $opt in
     --asan) asan=1 ;;
     --fuzz) fuzz=1 ;;
-    *) echo "setup: unknown option $opt (--asan, --fuzz)" >&2; exit 2 ;;
+    --consumers) consumers=1 ;;
+    *) echo "setup: unknown option $opt (--asan, --fuzz, --consumers)" >&2; exit 2 ;;
   esac
 done
 
@@ -22,11 +24,19 @@ libdw-dev libreadline-dev libcmocka-dev libzydis-dev zlib1g-dev groff-base"
 if [ "$fuzz" = 1 ]; then
   PACKAGES="$PACKAGES clang libclang-rt-dev"
 fi
+# The consumers suite drives Debian's chromium through playwright-core
+# (which downloads no browser of its own).
+if [ "$consumers" = 1 ]; then
+  PACKAGES="$PACKAGES chromium"
+fi
 missing=""
 for p in $PACKAGES; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+if [ "$consumers" = 1 ]; then
+  command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
 if [ -n "$missing" ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing packages:$missing; run as root or: sudo apt-get install$missing" >&2
@@ -42,6 +52,15 @@ ninja -C build
 if [ "$asan" = 1 ]; then
   [ -f build-asan/build.ninja ] || meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
   ninja -C build-asan
+fi
+if [ "$consumers" = 1 ]; then
+  # npm ci empties node_modules/ first, so the copy of the lock file left
+  # there says the install finished and matches the lock file.
+  lock=tests/consumers/package-lock.json stamp=tests/consumers/node_modules/.uvdb-installed-lock
+  if ! cmp -s "$lock" "$stamp"; then
+    (cd tests/consumers && npm ci --no-audit --no-fund --no-update-notifier)
+    cp "$lock" "$stamp"
+  fi
 fi
 if [ "$fuzz" = 1 ]; then
   # Only the fuzz targets: the rest is built and tested by gcc in build/.

@@ -1,16 +1,18 @@
 #!/bin/sh
-# Every test: set up (with the sanitizer build and the clang build of the
-# fuzz targets), run the unit and integration suites, then the debugger and
-# the unit tests again under ASan+UBSan, then a bounded libFuzzer run of each
-# fuzz target.  The probe, the examples and the test programs of the
+# Every test: set up (with the sanitizer build, the clang build of the
+# fuzz targets, and chromium and the npm packages of the consumers suite),
+# run the unit and integration suites, then the debugger and the unit tests
+# again under ASan+UBSan, then a bounded libFuzzer run of each fuzz target,
+# then uvdb's exports in their real consumers (speedscope, Chromium,
+# pprof-format).  The probe, the examples and the test programs of the
 # sanitizer run come from build/: a sanitized probe cannot be preloaded into
 # a program that is not, nor the plain probe into a sanitized program.
 set -eu
 cd "$(dirname "$0")/.."
-scripts/setup.sh --asan --fuzz
+scripts/setup.sh --asan --fuzz --consumers
 
 status=0
-meson test -C build --print-errorlogs || status=1
+meson test -C build --print-errorlogs --no-suite consumers || status=1
 UVDB_PROBE="$PWD/build/preload/libuvdb-probe.so" UVDB_EXAMPLES="$PWD/build/examples" \
   UVDB_TEST_PROGRAMS="$PWD/build/tests/integration" UVDB_BENCH="$PWD/build/bench" \
   meson test -C build-asan --print-errorlogs --suite unit --suite integration --suite docs || status=1
@@ -21,11 +23,16 @@ UVDB_PROBE="$PWD/build/preload/libuvdb-probe.so" UVDB_EXAMPLES="$PWD/build/examp
 # counted if this run fails to start.
 rm -f build-fuzz/meson-logs/testlog.json
 meson test -C build-fuzz --print-errorlogs --suite fuzz || status=1
+# The consumers suite, logged apart (meson-logs/consumers.json): a second
+# meson test in build/ would otherwise replace the first one's testlog.json.
+rm -f build/meson-logs/consumers.json
+meson test -C build --print-errorlogs --suite consumers --logbase consumers || status=1
 
 # One line for people and CI: test cases, counted from each runner's own
 # summary (cmocka's [  PASSED  ] / [  FAILED  ], unittest's Ran N / failures=).
 # A fuzz target's run counts as one test (its result).
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json <<'PY'
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json \
+  build/meson-logs/consumers.json <<'PY'
 import json, os, re, sys
 passed = failed = 0
 for path in sys.argv[1:]:
