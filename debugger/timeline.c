@@ -5,6 +5,7 @@
 #include "uvdb.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,8 +61,14 @@ struct uv__writer {
   uint64_t origin; /* TSC of the first event kept: time 0 */
 };
 
+/* Microseconds from the first event, on a grid of 1/1024 us (about 1 ns).
+ * Such a number is printed exactly with 10 decimals, and readers add and
+ * subtract such numbers exactly in binary floating point: a slice's
+ * ts + dur is then the next slice's ts where uvdb saw one boundary, as
+ * speedscope and Perfetto need to nest slices, not a hair after it. */
 static double uv__us(const struct uv__writer *w, uint64_t tsc) {
-  return tsc > w->origin ? ticks_to_ns(w->shm, tsc - w->origin) / 1e3 : 0;
+  double us = tsc > w->origin ? ticks_to_ns(w->shm, tsc - w->origin) / 1e3 : 0;
+  return nearbyint(us * 1024) / 1024;
 }
 
 static void uv__begin(struct uv__writer *w) {
@@ -74,21 +81,21 @@ static void uv__slice(struct uv__writer *w, const char *name, const char *cat, u
   uv__begin(w);
   fprintf(w->out, "{\"name\":\"");
   json_fputs(w->out, name);
-  fprintf(w->out, "\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%u%s%s}", cat,
-          uv__us(w, begin), end > begin ? ticks_to_ns(w->shm, end - begin) / 1e3 : 0, w->pid, tid,
+  fprintf(w->out, "\",\"cat\":\"%s\",\"ph\":\"X\",\"ts\":%.10f,\"dur\":%.10f,\"pid\":%d,\"tid\":%u%s%s}", cat,
+          uv__us(w, begin), end > begin ? uv__us(w, end) - uv__us(w, begin) : 0, w->pid, tid,
           args ? ",\"args\":" : "", args ? args : "");
 }
 
 static void uv__flow(struct uv__writer *w, const char *ph, uint64_t id, uint32_t tid, uint64_t ts) {
   uv__begin(w);
-  fprintf(w->out, "{\"name\":\"job\",\"cat\":\"threadpool\",\"ph\":\"%s\",\"id\":%llu,\"ts\":%.3f,\"pid\":%d,"
+  fprintf(w->out, "{\"name\":\"job\",\"cat\":\"threadpool\",\"ph\":\"%s\",\"id\":%llu,\"ts\":%.10f,\"pid\":%d,"
                   "\"tid\":%u%s}",
           ph, (unsigned long long)id, uv__us(w, ts), w->pid, tid, ph[0] == 'f' ? ",\"bp\":\"e\"" : "");
 }
 
 static void uv__counter(struct uv__writer *w, const char *name, const char *key, double v, uint64_t ts) {
   uv__begin(w);
-  fprintf(w->out, "{\"name\":\"%s\",\"ph\":\"C\",\"ts\":%.3f,\"pid\":%d,\"args\":{\"%s\":%.3f}}", name,
+  fprintf(w->out, "{\"name\":\"%s\",\"ph\":\"C\",\"ts\":%.10f,\"pid\":%d,\"args\":{\"%s\":%.3f}}", name,
           uv__us(w, ts), w->pid, key, v);
 }
 
@@ -221,8 +228,8 @@ int timeline_export_chrome(struct session *s, const char *path) {
     }
     char args[160];
     switch (r->type) {
-    case UVDB_EV_PHASE:
-      snprintf(args, sizeof(args), "{\"iteration\":%llu,\"loop\":%u}", (unsigned long long)r->x, r->loop_id);
+    case UVDB_EV_PHASE: /* its iteration is the slice around it: a phase's name stays one name in speedscope */
+      snprintf(args, sizeof(args), "{\"loop\":%u}", r->loop_id);
       uv__slice(&w, phase_name((int)(r->a32 & UVDB_PHASE_MASK)), "phase", e->tid, r->ts, r->y, args);
       break;
     case UVDB_EV_ITERATION:
@@ -274,7 +281,7 @@ int timeline_export_chrome(struct session *s, const char *path) {
     }
     case UVDB_EV_STOPPED:
       uv__begin(&w);
-      fprintf(out, "{\"name\":\"stopped by uvdb\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,\"tid\":%u}",
+      fprintf(out, "{\"name\":\"stopped by uvdb\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.10f,\"pid\":%d,\"tid\":%u}",
               uv__us(&w, r->ts), w.pid, e->tid);
       break;
     default:
