@@ -28,6 +28,7 @@ UVDB_KEYS = {"run", "warning", "error", "exited", "stopped", "loop_ended", "infe
 VARYING = [
     (re.compile(r"\d+\.\d+"), "#"),                 # 16.1 ms, 0.27 MiB, "blocked_ms":201.026141
     (re.compile(r"\b\d+ (ms|MB|MiB)\b"), r"# \1"),  # took 709 ms, heap used 226 MB
+    (re.compile(r"\bpid \d+"), "pid #"),            # a child's (12-processes)
 ]
 
 # Races the program itself shows, whatever runs it: which line comes out
