@@ -38,6 +38,9 @@ const struct uvdb_command uvdb_info_commands[] = {
     {"threadpool", cmd_info_threadpool, "info threadpool",
      "The thread pool: size, each worker and its job, the queue by kind, wait/run/callback-delay percentiles.",
      NULL},
+    {"processes", cmd_info_processes, "info processes",
+     "The children the loops spawned (pid, command, state, exit status or signal, lifetime) and the signals "
+     "their uv_signal_t handles were given (count, last).", NULL},
     {"loop", info_loop, "info loop [N]", "One loop (default: the main loop): iterations and time per phase, in the order run.",
      NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -105,7 +108,7 @@ static int info_probe(struct session *s, int argc, char **argv) {
   if (uv__need_data(s))
     return -1;
   static const char *const keys[] = {"probe_version", "pid", "exe", "libuv", "libuv_version", "libuv_path",
-                                     "libuv_how", "threadpool", "clock", "kick_signal"};
+                                     "libuv_how", "threadpool", "processes", "clock", "kick_signal"};
   char v[1024];
   struct json *j = NULL;
   if (uvdb_json_mode) {

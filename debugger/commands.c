@@ -53,9 +53,11 @@ static const struct uvdb_command uv__commands[] = {
     {"detach", cmd_detach, "detach",
      "Leave the process: a stopped loop resumes, the probe's hooks come out, its code is as it was.", NULL},
     {"info", cmd_info, "info WHAT",
-     "What the probe sees: probe, loops, loop, breakpoints, timers, handles, requests, pending, closing, watchers.",
+     "What the probe sees: probe, loops, loop, breakpoints, timers, handles, requests, pending, closing, watchers, "
+     "processes.",
      uvdb_info_commands},
-    {"trace", cmd_trace, "trace on|off phases [loop N]", "Print each phase as it runs.", uvdb_trace_commands},
+    {"trace", cmd_trace, "trace on|off phases|processes [loop N]",
+     "Print each phase as it runs, or each spawn, exit and signal.", uvdb_trace_commands},
     {"backtrace", cmd_backtrace, "backtrace", "The stopped loop thread's stack, innermost first (bt, where).", NULL},
     {"source", cmd_source, "source FILE", "Run the commands in FILE (as -x does).", NULL},
     {"echo", cmd_echo, "echo TEXT", "Print TEXT ({\"echo\": TEXT} in JSON).", NULL},

@@ -58,11 +58,14 @@ uint64_t tsc_to_ns(const struct uvdb_shm_header *shm, uint64_t tsc) {
 
 void model_reset(struct model *m) {
   int trace = m->trace_phases, trace_loop = m->trace_loop;
+  int trace_processes = m->trace_processes, trace_processes_loop = m->trace_processes_loop;
   pool_reset(&m->pool);
   timeline_reset();
   memset(m, 0, sizeof(*m));
   m->trace_phases = trace;
   m->trace_loop = trace_loop;
+  m->trace_processes = trace_processes;
+  m->trace_processes_loop = trace_processes_loop;
   m->stop.phase = -1;
 }
 
@@ -157,6 +160,12 @@ void model_apply(struct model *m, const struct uvdb_record *r, const struct uvdb
   case UVDB_EV_MICROTASKS:
   case UVDB_EV_CALLBACK:
     blocking_apply(m, l, r, shm);
+    break;
+  case UVDB_EV_SPAWN:
+  case UVDB_EV_SPAWN_TEXT:
+  case UVDB_EV_PROCESS_EXIT:
+  case UVDB_EV_SIGNAL:
+    process_apply(m, r, shm);
     break;
   case UVDB_EV_RESUMED:
     l->last_resumed = r->ts;

@@ -28,6 +28,7 @@ static int uv__kept(uint16_t type) {
   case UVDB_EV_RESUMED: case UVDB_EV_POOL_INIT: case UVDB_EV_POOL_SUBMIT: case UVDB_EV_POOL_START:
   case UVDB_EV_POOL_END: case UVDB_EV_POOL_DONE: case UVDB_EV_POLL_WAIT: case UVDB_EV_BLOCKED:
   case UVDB_EV_SYNC_IO: case UVDB_EV_GC: case UVDB_EV_MICROTASKS: case UVDB_EV_CALLBACK:
+  case UVDB_EV_SPAWN: case UVDB_EV_PROCESS_EXIT: case UVDB_EV_SIGNAL:
     return 1;
   default:
     return 0;
@@ -171,6 +172,39 @@ static uint64_t uv__blocked_end(uint64_t first, uint64_t at, const struct timeli
   return end;
 }
 
+/* A spawn, a child's exit or a signal delivered: an instant event on the
+ * loop's track, the child's file (from the model) in its args. */
+static void uv__process_instant(struct uv__writer *w, struct session *s, const struct timeline_entry *e) {
+  const struct uvdb_record *r = &e->r;
+  const struct process_child *c = NULL;
+  char name[80], sig[32];
+  if (r->type == UVDB_EV_SPAWN) {
+    c = process_child_find(&s->model.processes, (int32_t)r->a32, r->ts);
+    snprintf(name, sizeof(name), r->a32 ? "spawn pid %u" : "spawn failed", r->a32);
+  } else if (r->type == UVDB_EV_PROCESS_EXIT && r->x >> 32) {
+    c = process_child_find(&s->model.processes, (int32_t)r->a32, r->y);
+    snprintf(name, sizeof(name), "pid %u killed by %s", r->a32, process_signal_name((int)(r->x >> 32), sig, 32));
+  } else if (r->type == UVDB_EV_PROCESS_EXIT) {
+    c = process_child_find(&s->model.processes, (int32_t)r->a32, r->y);
+    snprintf(name, sizeof(name), "pid %u exited %u", r->a32, (unsigned)r->x);
+  } else if (r->type == UVDB_EV_SIGNAL) {
+    snprintf(name, sizeof(name), "%s", process_signal_name((int)(r->a32 & 0xff), sig, sizeof(sig)));
+  } else {
+    return;
+  }
+  uv__begin(w);
+  fprintf(w->out, "{\"name\":\"%s\",\"cat\":\"process\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%.3f,\"pid\":%d,\"tid\":%u",
+          name, uv__us(w, r->ts), w->pid, e->tid);
+  if (c) {
+    fputs(",\"args\":{\"file\":\"", w->out);
+    json_fputs(w->out, process_file(c));
+    fputs("\"}", w->out);
+  } else if (r->type == UVDB_EV_SIGNAL) {
+    fprintf(w->out, ",\"args\":{\"count\":%llu}", (unsigned long long)r->y);
+  }
+  fputs("}", w->out);
+}
+
 int timeline_export_chrome(struct session *s, const char *path) {
   if (!s->shm || !uv__tl.written)
     return uvdb_error("no events to export: the program has not run under uvdb yet");
@@ -285,6 +319,7 @@ int timeline_export_chrome(struct session *s, const char *path) {
               uv__us(&w, r->ts), w.pid, e->tid);
       break;
     default:
+      uv__process_instant(&w, s, e);
       break;
     }
   }

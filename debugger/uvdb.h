@@ -7,6 +7,7 @@
 #include "blocking.h"
 #include "cond.h"
 #include "pool.h"
+#include "process.h"
 #include "profile.h"
 #include <signal.h>
 #include <stdarg.h>
@@ -115,8 +116,10 @@ struct model {
   struct stop_info stop;
   int trace_phases;
   int trace_loop; /* 0: every loop */
+  int trace_processes, trace_processes_loop; /* `trace on processes [loop N]` */
   struct pool_model pool;
   struct blocking_model blocking;
+  struct process_model processes;
 };
 
 struct uvdb_shm_header;
@@ -364,6 +367,7 @@ int cmd_info_watchers(struct session *s, int argc, char **argv);
 int cmd_info_threadpool(struct session *s, int argc, char **argv);
 int cmd_info_blocking(struct session *s, int argc, char **argv);
 int cmd_info_gc(struct session *s, int argc, char **argv);
+int cmd_info_processes(struct session *s, int argc, char **argv);
 void blocking_print_event(struct session *s, struct json *j, const struct blocked_event *e);
 int blocking_busiest(const struct blocking_model *b, int loop_id, struct callback_stat *out, int max);
 /* "fs stat /etc/hosts", "work on_job", "crypto pbkdf2" (in_flight: its request may be read). */

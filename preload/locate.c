@@ -22,26 +22,96 @@ static const char *const uv__pool_names[UVDB_POOL_COUNT] = {
     "_ZN2v88internal14MicrotaskQueue13RunMicrotasksEPNS0_7IsolateE",
     "uv_loop_close",
     "_ZN2v88internal14MicrotaskQueue11kSizeOffsetE",
+    "uv_spawn", "uv__signal_event", "uv_signal_init",
 };
 
-size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max) {
+/* Each instruction of [start, start+size) to fn (what does not decode is
+ * skipped a byte at a time), until fn returns non-zero. */
+typedef int (*uv__insn_fn)(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops, const uint8_t *at,
+                           void *arg);
+
+static void uv__each_insn(const uint8_t *start, size_t size, uv__insn_fn fn, void *arg) {
   ZydisDecoder dec;
   ZydisDecodedInstruction insn;
   ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-  size_t n = 0;
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  for (size_t off = 0; off < size && n < max;) {
+  for (size_t off = 0; off < size;) {
     if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, start + off, size - off, &insn, ops))) {
       off++;
       continue;
     }
-    ZyanU64 dest;
-    if (insn.mnemonic == ZYDIS_MNEMONIC_CALL && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
-        ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], (ZyanU64)(uintptr_t)(start + off), &dest)))
-      out[n++] = (uintptr_t)dest;
+    if (fn(&insn, ops, start + off, arg))
+      return;
     off += insn.length;
   }
-  return n;
+}
+
+struct uv__calls {
+  uintptr_t *out;
+  size_t n, max;
+};
+
+static int uv__collect_call(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops, const uint8_t *at,
+                            void *arg) {
+  struct uv__calls *c = arg;
+  if (c->n >= c->max)
+    return 1;
+  ZyanU64 dest;
+  if (insn->mnemonic == ZYDIS_MNEMONIC_CALL && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
+      ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(insn, &ops[0], (ZyanU64)(uintptr_t)at, &dest)))
+    c->out[c->n++] = (uintptr_t)dest;
+  return c->n >= c->max;
+}
+
+size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max) {
+  struct uv__calls c = {out, 0, max};
+  if (max)
+    uv__each_insn(start, size, uv__collect_call, &c);
+  return c.n;
+}
+
+/* A function's address loaded into rsi (`lea rsi, [rip+X]`): the second
+ * argument of the call that follows.  Several different ones: no answer. */
+struct uv__rsi_fn {
+  const uint8_t *eh_frame_hdr;
+  uintptr_t addr, end;
+  int ambiguous;
+};
+
+static int uv__rsi_function(const ZydisDecodedInstruction *insn, const ZydisDecodedOperand *ops, const uint8_t *at,
+                            void *arg) {
+  struct uv__rsi_fn *f = arg;
+  ZyanU64 dest;
+  uintptr_t s, e;
+  if (insn->mnemonic != ZYDIS_MNEMONIC_LEA || ops[0].type != ZYDIS_OPERAND_TYPE_REGISTER ||
+      ops[0].reg.value != ZYDIS_REGISTER_RSI || ops[1].type != ZYDIS_OPERAND_TYPE_MEMORY ||
+      ops[1].mem.base != ZYDIS_REGISTER_RIP ||
+      ZYAN_FAILED(ZydisCalcAbsoluteAddress(insn, &ops[1], (ZyanU64)(uintptr_t)at, &dest)) ||
+      uvdb_eh_function_bounds(f->eh_frame_hdr, (uintptr_t)dest, &s, &e) != 0 || s != (uintptr_t)dest)
+    return 0; /* not a function's address: a string, a table */
+  f->ambiguous |= f->addr && f->addr != s;
+  f->addr = s, f->end = e;
+  return f->ambiguous;
+}
+
+/* libuv 1.44's uv_signal_init inlines uv__signal_loop_once_init, whose
+ * uv__io_init(&loop->signal_io_watcher, uv__signal_event, fd) is the only
+ * function address it loads (measured on Debian's libuv.so.1 and
+ * libuv_a.a, whose symbols name it; the probe's hook checks its arguments
+ * too before it reads anything). */
+int uvdb_match_signal_event(struct uvdb_libuv *lib) {
+  const struct uvdb_located_fn *init = &lib->pool[UVDB_SIGNAL_INIT];
+  struct uv__rsi_fn f = {lib->eh_frame_hdr, 0, 0, 0};
+  if (!init->addr || !lib->eh_frame_hdr)
+    return -1;
+  uv__each_insn((const uint8_t *)init->addr, init->size, uv__rsi_function, &f);
+  if (!f.addr || f.ambiguous)
+    return -1;
+  struct uvdb_located_fn *ev = &lib->pool[UVDB_SIGNAL_EVENT];
+  ev->addr = f.addr;
+  ev->size = f.end - f.addr;
+  ev->how = "loaded by uv_signal_init (libuv 1.44 pattern)";
+  return 0;
 }
 
 /* libuv 1.44's uv_run calls, in order: uv__hrtime, uv__run_timers,
@@ -154,6 +224,8 @@ int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib) {
       f->how = w->from_symtab ? ".symtab" : ".dynsym";
     }
   }
+  if (!lib->pool[UVDB_SIGNAL_EVENT].addr && (lib->version >> 8) == 0x012c)
+    uvdb_match_signal_event(lib); /* a stripped 1.44: unnamed, but uv_signal_init gives it */
   const char *kind = want[UVDB_FN_UV_RUN].from_symtab ? ".symtab" : ".dynsym";
   if (named == UVDB_FN_COUNT - 1) {
     snprintf(lib->how, sizeof(lib->how), "%s of %s%s", kind, path, version_note);

@@ -30,6 +30,9 @@ enum uvdb_pool_fn {
   UVDB_V8_RUN_MICROTASKS,  /* and its microtask checkpoints */
   UVDB_LOOP_CLOSE,         /* uv_loop_close: a loop's end (a Worker's, with its thread) */
   UVDB_V8_MICROTASK_SIZE_OFFSET, /* data: where a MicrotaskQueue keeps its length */
+  UVDB_PROC_SPAWN,         /* uv_spawn: a child started */
+  UVDB_SIGNAL_EVENT,       /* uv__signal_event: a loop delivers the signals its pipe got */
+  UVDB_SIGNAL_INIT,        /* uv_signal_init: where a stripped libuv names uv__signal_event */
   UVDB_POOL_COUNT
 };
 
@@ -61,6 +64,12 @@ int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib);
 /* The phase functions of a stripped libuv 1.44 from the order of uv_run's
  * direct calls (lib->fn[UVDB_FN_UV_RUN] and eh_frame_hdr set).  0 or -1. */
 int uvdb_match_uv144(struct uvdb_libuv *lib);
+
+/* uv__signal_event of a stripped libuv 1.44, from the one function address
+ * uv_signal_init loads into its second argument's register (the callback
+ * it gives uv__io_init).  0 or -1 (lib->pool[UVDB_SIGNAL_INIT] and
+ * eh_frame_hdr set). */
+int uvdb_match_signal_event(struct uvdb_libuv *lib);
 
 /* Direct call targets of the code in [start, start+size), in address order. */
 size_t uvdb_direct_calls(const uint8_t *start, size_t size, uintptr_t *out, size_t max);

@@ -143,7 +143,7 @@ static int uv__shm_create(void) {
 
 /* Every hook the probe places, and where its function was found: found
  * and prepared once, installed and removed as debuggers come and go. */
-#define MAX_HOOKS (UVDB_FN_COUNT + 6) /* + uv_loop_close (with the V8 hooks) */
+#define MAX_HOOKS (UVDB_FN_COUNT + 9) /* + uv_loop_close (with the V8 hooks) */
 struct uv__hooked {
   struct uvdb_hook *hook;
   const struct uvdb_located_fn *fn;
@@ -184,7 +184,7 @@ static int uv__locate_once(void) {
   if (!uv__found)
     return 0;
   size_t n;
-  const struct uvdb_located_fn *located[3]; /* the V8 hooks and uv_loop_close */
+  const struct uvdb_located_fn *located[3]; /* the V8 hooks and uv_loop_close; the process hooks */
   struct uvdb_hook *h = uvdb_loop_hooks(&n);
   uv__add_hooks(h, n, NULL);
   h = uvdb_pool_hooks(&n, located);
@@ -192,6 +192,8 @@ static int uv__locate_once(void) {
   h = uvdb_blocking_hooks(&n, located);
   uv__add_hooks(h, n, located);
   h = uvdb_v8_hooks(&n, located);
+  uv__add_hooks(h, n, located);
+  h = uvdb_process_hooks(&n, located);
   uv__add_hooks(h, n, located);
   for (size_t i = 0; i < uv__nhooks; i++)
     if (!uv__hooks[i].hook->target)
@@ -268,8 +270,8 @@ static size_t uv__describe(char *buf, size_t cap, int found, int attached) {
     else
       off += (size_t)snprintf(buf + off, cap - off, "libuv_version=%u.%u.%u\n", major, minor, patch);
     if (off < cap)
-      off += (size_t)snprintf(buf + off, cap - off, "libuv_path=%s\nthreadpool=%s\n", lib->path,
-                              uv__pool_coverage(hooks, nhooks));
+      off += (size_t)snprintf(buf + off, cap - off, "libuv_path=%s\nthreadpool=%s\nprocesses=%s\n", lib->path,
+                              uv__pool_coverage(hooks, nhooks), uvdb_process_coverage());
   }
   /* Loops that ran before this session (attach): their addresses.  None
    * seen yet (the hooks are new, the loop sleeps in epoll): the default

@@ -224,6 +224,10 @@ struct uvdb_hook *uvdb_pool_hooks(size_t *n, const struct uvdb_located_fn **loca
 uint64_t uvdb_pool_untracked(void);
 extern _Atomic uint32_t uvdb_pool_break_depths[UVDB_POOL_BREAKS];
 
+/* Child processes and signals (probes/process.c). */
+struct uvdb_hook *uvdb_process_hooks(size_t *n, const struct uvdb_located_fn **located);
+const char *uvdb_process_coverage(void); /* what `info probe` says they see */
+
 /* The loop probes (probes/loop.c). */
 struct uvdb_hook *uvdb_loop_hooks(size_t *n);
 /* uv_loop_close's, where it is named (installed with the V8 hooks). */

@@ -54,7 +54,7 @@ static void on_child_exit(uv_signal_t *s, int signum) {
   int status;
   pid_t pid;
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    printf("child %d exited with code %d\n", (int)pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    printf("child pid %d exited with code %d\n", (int)pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     if (++reaped == CHILDREN)
       uv_close((uv_handle_t *)s, NULL);
   }

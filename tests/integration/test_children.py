@@ -115,12 +115,12 @@ class ForkWithoutExec(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         run = find(objs, "run")
         self.assertEqual((run["state"], run["exit_code"], run["dropped"]), ("exited", 0, 0))
-        codes = sorted(l.rsplit(" ", 1)[1] for l in out if l.startswith("child "))
+        codes = sorted(l.rsplit(" ", 1)[1] for l in out if l.startswith("child pid "))
         self.assertEqual(codes, ["1", "2"])  # each child's number, from the parent's waitpid
         self.assertIn("parent: 2 children reaped", out)
         inferiors = find(objs, "info_inferiors")
         self.assertEqual([i["id"] for i in inferiors], [1, 2, 3])
-        children = {int(l.split()[1]) for l in out if l.startswith("child ")}
+        children = {int(l.split()[2]) for l in out if l.startswith("child pid ")}
         self.assertEqual({i["pid"] for i in inferiors[1:]}, children)
         for child in inferiors[1:]:
             self.assertEqual((child["parent"], child["state"], child["loops"]), (run["pid"], "exited", 1))

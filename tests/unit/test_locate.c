@@ -253,6 +253,36 @@ static void test_eh_function_bounds(void **state) {
   assert_int_equal(uvdb_eh_function_bounds(lib.eh_frame_hdr, 1, &start, &end), -1);
 }
 
+/* uv__signal_event, which a stripped libuv does not name, from what
+ * uv_signal_init loads: the same function as the .symtab's (and the
+ * probe's hooks read it from there where named). */
+static void test_signal_event_by_uv_signal_init(void **state) {
+  (void)state;
+  struct uvdb_libuv named, stripped;
+  assert_int_equal(uvdb_locate_libuv(&named), 0);
+  static const char *const names[] = {"uv__signal_event"};
+  struct self_syms s;
+  self_syms_load(&s, names, 1);
+  const struct uvdb_located_fn *ev = &named.pool[UVDB_SIGNAL_EVENT];
+  assert_int_equal(ev->addr, self_addr(&s, "uv__signal_event"));
+  assert_string_equal(ev->how, ".symtab");
+  assert_true(named.pool[UVDB_SIGNAL_INIT].addr == (uintptr_t)(any_fn)uv_signal_init);
+  assert_true(named.pool[UVDB_PROC_SPAWN].addr == (uintptr_t)(any_fn)uv_spawn);
+
+  stripped = named;
+  stripped.pool[UVDB_SIGNAL_EVENT].addr = 0, stripped.pool[UVDB_SIGNAL_EVENT].size = 0;
+  assert_int_equal(uvdb_match_signal_event(&stripped), 0);
+  assert_int_equal(stripped.pool[UVDB_SIGNAL_EVENT].addr, ev->addr);
+  assert_int_equal(stripped.pool[UVDB_SIGNAL_EVENT].size, self_size(&s, "uv__signal_event"));
+  assert_non_null(strstr(stripped.pool[UVDB_SIGNAL_EVENT].how, "uv_signal_init (libuv 1.44 pattern)"));
+
+  /* Another function in uv_signal_init's place loads none: no answer. */
+  stripped.pool[UVDB_SIGNAL_EVENT].addr = 0;
+  stripped.pool[UVDB_SIGNAL_INIT] = named.fn[UVDB_FN_RUN_TIMERS];
+  assert_int_equal(uvdb_match_signal_event(&stripped), -1);
+  assert_int_equal(stripped.pool[UVDB_SIGNAL_EVENT].addr, 0);
+}
+
 /* ---- Debian's stripped libuv.so.1 ---------------------------------------- */
 
 struct find_so {
@@ -332,6 +362,21 @@ static void test_stripped_shared_libuv(void **state) {
   for (int i = 0; i < UVDB_FN_COUNT; i++)
     for (int j = i + 1; j < UVDB_FN_COUNT; j++)
       assert_true(lib.fn[i].addr != lib.fn[j].addr);
+
+  /* uv__signal_event: what a loop of this libuv made its signal watcher's callback. */
+  const struct uvdb_located_fn *ev = &lib.pool[UVDB_SIGNAL_EVENT];
+  print_message("      %-16s +%#" PRIxPTR " size %zu (%s)\n", ev->name, ev->addr - lib.bias, ev->size, ev->how);
+  assert_non_null(strstr(ev->how, "uv_signal_init (libuv 1.44 pattern)"));
+  assert_true(ev->size > 0);
+  int (*so_loop_init)(uv_loop_t *) = (int (*)(uv_loop_t *))dlsym(so, "uv_loop_init");
+  int (*so_loop_close)(uv_loop_t *) = (int (*)(uv_loop_t *))dlsym(so, "uv_loop_close");
+  assert_non_null(so_loop_init);
+  assert_non_null(so_loop_close);
+  uv_loop_t loop;
+  assert_int_equal(so_loop_init(&loop), 0);
+  assert_int_equal((uintptr_t)loop.signal_io_watcher.cb, ev->addr);
+  assert_int_equal(so_loop_close(&loop), 0);
+  assert_int_equal(lib.pool[UVDB_PROC_SPAWN].addr, (uintptr_t)dlsym(so, "uv_spawn"));
   dlclose(so);
 }
 
@@ -341,6 +386,7 @@ int main(void) {
       cmocka_unit_test(test_direct_calls_of_uv_run),
       cmocka_unit_test(test_match_144_agrees_with_names),
       cmocka_unit_test(test_eh_function_bounds),
+      cmocka_unit_test(test_signal_event_by_uv_signal_init),
       cmocka_unit_test(test_stripped_shared_libuv),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "uvdb.h"
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -98,11 +99,110 @@ static void test_hostile_records_are_ignored(void **state) {
   assert_int_equal(phase_by_name("nope"), -1);
 }
 
+/* The file and arguments of a spawn, as the probe cuts them into records. */
+static void spawn(uint16_t loop_id, int32_t pid, int result, uint64_t ts, const char *text, size_t len) {
+  rec(UVDB_EV_SPAWN, loop_id, (uint32_t)pid, (uint64_t)(int64_t)result, ts, len);
+  for (size_t off = 0; off < len; off += 16) {
+    uint64_t w[2] = {0, 0};
+    memcpy(w, text + off, len - off < 16 ? len - off : 16);
+    rec(UVDB_EV_SPAWN_TEXT, loop_id, (uint32_t)off, w[0], ts, w[1]);
+  }
+}
+
+static void test_children_and_signals(void **state) {
+  (void)state;
+  static const char sh[] = "/bin/sh\0/bin/sh\0-c\0exit 3 and some more words\0";
+  spawn(1, 300, 0, 2000, sh, sizeof(sh) - 1);
+  spawn(1, 0, -2, 2100, "/nope\0/nope\0", 12);
+  spawn(2, 301, 0, 2200, "/bin/sleep\0", 11); /* no arguments */
+  rec(UVDB_EV_PROCESS_EXIT, 1, 300, 3, 4000, 2000);
+  rec(UVDB_EV_SIGNAL, 1, 17 | 1 << 8, 0x1234, 4100, 2);
+  rec(UVDB_EV_SIGNAL, 1, 10, 0x5678, 4200, 1);
+  rec(UVDB_EV_SIGNAL, 1, 10, 0x5678, 4300, 1);
+  const struct process_model *p = &m.processes;
+  assert_int_equal(p->n, 3);
+  assert_int_equal(p->spawned, 2);
+  assert_int_equal(p->failed, 1);
+  assert_int_equal(p->exited, 1);
+  assert_int_equal(p->killed, 0);
+  char buf[PROCESS_TEXT + 1];
+  const struct process_child *c = process_child_at(p, 0);
+  assert_int_equal(c->pid, 300);
+  assert_string_equal(process_file(c), "/bin/sh");
+  assert_string_equal(process_command(c, buf, sizeof(buf)), "/bin/sh -c exit 3 and some more words");
+  assert_true(c->exited);
+  assert_int_equal(c->exit_status, 3);
+  assert_int_equal(c->ended - c->spawned, 2000);
+  c = process_child_at(p, 1);
+  assert_int_equal(c->pid, 0);
+  assert_int_equal(c->result, -2);
+  assert_string_equal(process_error_name(c->result, buf, sizeof(buf)), "ENOENT");
+  c = process_child_at(p, 2);
+  assert_int_equal(c->loop_id, 2);
+  assert_false(c->exited);
+  assert_string_equal(process_command(c, buf, sizeof(buf)), "/bin/sleep");
+  assert_ptr_equal(process_child_find(p, 301, 2200), c);
+  assert_null(process_child_find(p, 301, 2201));
+  assert_null(process_child_at(p, 3));
+  assert_int_equal(p->nsignals, 2);
+  assert_int_equal(p->signal[0].signum, 17);
+  assert_true(p->signal[0].internal);
+  assert_int_equal(p->signal[0].count, 2);
+  assert_int_equal(p->signal[1].signum, 10);
+  assert_int_equal(p->signal[1].count, 2);
+  assert_int_equal(p->signal[1].last, 4300);
+  assert_string_equal(process_signal_name(15, buf, sizeof(buf)), "SIGTERM");
+  assert_string_equal(process_signal_name(SIGRTMIN + 2, buf, sizeof(buf)), "SIGRTMIN+2");
+}
+
+/* The rings are read in any order: an exit read first makes the child,
+ * and its spawn, known by the time in the exit, fills it in. */
+static void test_exit_read_before_its_spawn(void **state) {
+  (void)state;
+  rec(UVDB_EV_PROCESS_EXIT, 1, 77, (uint64_t)9 << 32, 5000, 3000);
+  static const char sleep10[] = "/bin/sleep\0/bin/sleep\0" "10\0";
+  spawn(1, 77, 0, 3000, sleep10, sizeof(sleep10) - 1);
+  const struct process_model *p = &m.processes;
+  assert_int_equal(p->n, 1);
+  const struct process_child *c = process_child_at(p, 0);
+  assert_true(c->exited);
+  assert_int_equal(c->term_signal, 9);
+  assert_int_equal(p->killed, 1);
+  char buf[64];
+  assert_string_equal(process_command(c, buf, sizeof(buf)), "/bin/sleep 10");
+  /* the same pid again later: another child */
+  spawn(1, 77, 0, 9000, "/bin/true\0", 10);
+  assert_int_equal(p->n, 2);
+  assert_false(process_child_at(p, 1)->exited);
+}
+
+static void test_hostile_process_records(void **state) {
+  (void)state;
+  rec(UVDB_EV_SPAWN_TEXT, 1, 0, 0x41414141, 10, 0);   /* text with no spawn */
+  rec(UVDB_EV_SPAWN, 1, 5, 0, 20, 100000);            /* more text than the probe sends */
+  rec(UVDB_EV_SPAWN_TEXT, 1, 4096, ~0ull, 20, ~0ull); /* past the text */
+  rec(UVDB_EV_SPAWN_TEXT, 1, 152, ~0ull, 20, ~0ull);  /* its end */
+  rec(UVDB_EV_SPAWN_TEXT, 1, 0, ~0ull, 20, ~0ull);    /* after its end: nowhere */
+  const struct process_child *c = process_child_at(&m.processes, 0);
+  assert_int_equal(c->text_len, PROCESS_TEXT);
+  assert_int_equal((unsigned char)c->text[0], 0);
+  for (int i = 0; i < 300; i++) /* the last PROCESS_CHILDREN are kept */
+    rec(UVDB_EV_PROCESS_EXIT, 1, (uint32_t)(1000 + i), 0, 100 + (uint64_t)i, 0);
+  assert_int_equal(m.processes.n, PROCESS_CHILDREN);
+  assert_int_equal(process_child_at(&m.processes, 0)->pid, 1000 + 300 - PROCESS_CHILDREN);
+  for (int i = 0; i < 100; i++)
+    rec(UVDB_EV_SIGNAL, 1, (uint32_t)i & 0xff, 0, 50, 1);
+  assert_int_equal(m.processes.nsignals, PROCESS_SIGNALS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_iterations_phases_and_order, setup),
       cmocka_unit_test_setup(test_stop_is_recorded_and_clears_the_breakpoint, setup),
       cmocka_unit_test_setup(test_hostile_records_are_ignored, setup),
+      cmocka_unit_test_setup(test_children_and_signals, setup),
+      cmocka_unit_test_setup(test_exit_read_before_its_spawn, setup),
+      cmocka_unit_test_setup(test_hostile_process_records, setup),
   };
   return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
