@@ -612,7 +612,7 @@ static int uv__main_thread(struct uv__target *t, int jit_names) {
 }
 
 static int uv__inject(struct uv__target *t, const char *probe, const char *sock_path, const struct uv__service *svc,
-                      int jit_names, char *info, size_t info_cap) {
+                      int jit_names, unsigned flags, char *info, size_t info_cap) {
   uint64_t dlopen_at, ret;
   if (uv__remote_symbol(t->pid, "libc.so.6", "dlopen", &dlopen_at) != 0)
     return uv__fail(t, "no dlopen in process %d's libc.so.6", (int)t->pid);
@@ -648,7 +648,7 @@ static int uv__inject(struct uv__target *t, const char *probe, const char *sock_
       uv__probe_symbol(t, "uvdb_attach_start", &start))
     return -1;
   uint64_t sock = uv__push_string(t, &top, sock_path);
-  if (!sock || uv__call(t, prepare, sock, 0, top - 512, &ret, NULL) != 0)
+  if (!sock || uv__call(t, prepare, sock, flags, top - 512, &ret, NULL) != 0)
     return -1;
   static struct uvdb_attach_plan plan;
   if (uv__read_mem(t->pid, ret, &plan, sizeof(plan)) != 0)
@@ -671,8 +671,8 @@ static int uv__inject(struct uv__target *t, const char *probe, const char *sock_
   return uv__main_thread(t, jit_names);
 }
 
-int attach_inject(pid_t pid, const char *probe, const char *sock_path, int jit_names, void (*service)(void *),
-                  void *arg, char *err, size_t err_cap) {
+int attach_inject(pid_t pid, const char *probe, const char *sock_path, int jit_names, unsigned flags,
+                  void (*service)(void *), void *arg, char *err, size_t err_cap) {
   static struct uv__target t;
   memset(&t, 0, sizeof(t));
   t.pid = pid, t.caller = -1, t.err = err, t.err_cap = err_cap;
@@ -681,7 +681,7 @@ int attach_inject(pid_t pid, const char *probe, const char *sock_path, int jit_n
     return -1;
   struct uv__service svc = {service, arg};
   char info[64];
-  int r = uv__inject(&t, probe, sock_path, &svc, jit_names, info, sizeof(info));
+  int r = uv__inject(&t, probe, sock_path, &svc, jit_names, flags, info, sizeof(info));
   uv__release(&t);
   return r;
 }

@@ -169,8 +169,10 @@ static void uv__callbacks(struct session *s, struct json *j, const struct loop_m
   static struct callback_stat busy[CALLBACK_STATS];
   int nb = blocking_busiest(b, l->id, busy, SHOWN_BLOCKED);
   char name[512];
+  int sites, timed = probe_callsites_installed(s, &sites) > 0;
   if (j) {
     json_obj(j, "callbacks");
+    json_bool(j, "timed", timed);
     json_uint(j, "count", l->blocking.callbacks);
     json_num(j, "total_ms", uv__ms(s, l->blocking.callback_ticks));
     json_arr(j, "slowest");
@@ -196,6 +198,10 @@ static void uv__callbacks(struct session *s, struct json *j, const struct loop_m
     }
     json_close(j);
     json_close(j);
+    return;
+  }
+  if (!timed) {
+    printf("Callbacks: not timed (%s)\n", sites ? "callback-timing is off" : "libuv calls none through a site uvdb could patch");
     return;
   }
   printf("Callbacks: %llu run, %.3f ms in all%s\n", (unsigned long long)l->blocking.callbacks,

@@ -74,10 +74,18 @@ static int uv__hook_fields(const char *line, char f[5][200]) {
 
 /* callsite=FUNCTION[+OFFSET]\tSTATUS\tMODE\tREASON: the calls by which
  * libuv runs callbacks, each timed through a stub (how it was patched). */
+int probe_callsites_installed(const struct session *s, int *total) {
+  int installed = 0;
+  *total = 0;
+  for (const char *p = strstr(s->probe_info, "callsite="); p; p = strstr(p + 1, "\ncallsite=")) {
+    const char *eol = strchr(p + 1, '\n'), *at = strstr(p, "\tinstalled\t");
+    (*total)++, installed += at && (!eol || at < eol);
+  }
+  return installed;
+}
+
 static void uv__callsites(struct session *s, struct json *j) {
-  int installed = 0, total = 0;
-  for (const char *p = strstr(s->probe_info, "callsite="); p; p = strstr(p + 1, "\ncallsite="))
-    total++, installed += strstr(p, "\tinstalled\t") && strstr(p, "\tinstalled\t") < strchr(p + 1, '\n');
+  int total, installed = probe_callsites_installed(s, &total);
   if (j)
     json_arr(j, "callsites");
   else if (total)

@@ -177,6 +177,10 @@ int session_launch(struct session *s, int start_paused) {
       setenv("UVDB_FOLLOW", "1", 1); /* the program's children with libuv say hello too */
     else
       unsetenv("UVDB_FOLLOW");
+    if (settings_callback_timing()) /* its children with it */
+      unsetenv("UVDB_CALLBACKS");
+    else
+      setenv("UVDB_CALLBACKS", "0", 1);
     signal(SIGINT, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     execvp(s->argv[0], s->argv);
@@ -795,7 +799,8 @@ int session_attach(struct session *s, pid_t pid) {
   char err[1024];
   perfmap_remove_stale(pid);
   int had_map = perfmap_exists(pid);
-  if (attach_inject(pid, probe, s->sock_path, settings_js_names() && !had_map, uv__attach_service, s, err,
+  unsigned flags = settings_callback_timing() ? 0 : UVDB_ATTACH_NO_CALLBACKS;
+  if (attach_inject(pid, probe, s->sock_path, settings_js_names() && !had_map, flags, uv__attach_service, s, err,
                     sizeof(err)) != 0) {
     uv__close_target(s);
     uv__unmap(s);

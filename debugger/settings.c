@@ -15,6 +15,7 @@ struct setting {
 static long uv__blocking_threshold_ms = 50;
 static long uv__js_names = 1;
 static long uv__follow_children = 1;
+static long uv__callback_timing = 1;
 
 static const struct setting uv__settings[] = {
     {"blocking-threshold", "ms", "",
@@ -30,6 +31,11 @@ static const struct setting uv__settings[] = {
      "the session as an inferior (info inferiors, inferior N); others (a shell, /bin/echo) are left alone; "
      "takes effect at the next run",
      0, 1, 1, &uv__follow_children},
+    {"callback-timing", "", " (0 or off, 1 or on)",
+     "every callback a loop runs is timed (info blocking's callbacks, top's busiest, the timeline's callback "
+     "slices) through the call sites of libuv's phase functions; off leaves them unpatched, for the least cost "
+     "per iteration; takes effect at the next run or attach",
+     0, 1, 1, &uv__callback_timing},
 };
 #define UV__NSETTINGS (sizeof(uv__settings) / sizeof(uv__settings[0]))
 
@@ -39,6 +45,10 @@ long settings_blocking_threshold_ms(void) {
 
 int settings_follow_children(void) {
   return (int)uv__follow_children;
+}
+
+int settings_callback_timing(void) {
+  return (int)uv__callback_timing;
 }
 
 int settings_js_names(void) {

@@ -225,6 +225,9 @@ void inferior_announce(const struct session *o, const char *what);
 void inferior_end_others(struct session *s);
 int inferior_forget_all(struct session *s); /* before a new run or attach; -1 if a child still runs */
 int settings_follow_children(void);
+int settings_callback_timing(void);
+/* The callback call sites the probe patched (info probe's callsites), of total. */
+int probe_callsites_installed(const struct session *s, int *total);
 int cmd_info_inferiors(struct session *s, int argc, char **argv);
 int cmd_inferior(struct session *s, int argc, char **argv);
 void session_release(struct session *s);

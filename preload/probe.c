@@ -163,6 +163,7 @@ static void uv__add_hooks(struct uvdb_hook *h, size_t n, const struct uvdb_locat
 #define MAX_CALLSITES 48
 static struct uvdb_callsite uv__sites[MAX_CALLSITES];
 static int uv__nsites;
+static int uv__callbacks_off; /* `set callback-timing off`: the sites stay as they are */
 static char uv__sites_refused[UVDB_FN_COUNT][120];
 
 static void uv__callsites_prepare(void) {
@@ -209,7 +210,7 @@ static void uv__install_all(void) {
   for (size_t i = 0; i < uv__nhooks; i++)
     if (uv__hooks[i].hook->stub)
       uvdb_hook_install(uv__hooks[i].hook); /* a refusal is in its reason, reported in the hello */
-  for (int i = 0; i < uv__nsites; i++)
+  for (int i = 0; i < uv__nsites && !uv__callbacks_off; i++)
     uvdb_callsite_install(&uv__sites[i]);
 }
 
@@ -302,10 +303,14 @@ static size_t uv__describe(char *buf, size_t cap, int found, int attached) {
                               uv__sites_refused[i]);
   for (int i = 0; i < uv__nsites && off < cap; i++) {
     const struct uvdb_callsite *c = &uv__sites[i];
+    const char *status = c->installed ? "installed" : c->mode && uv__callbacks_off ? "off" : "refused";
     off += (size_t)snprintf(buf + off, cap - off, "callsite=%s+0x%lx\t%s\t%s\t%s\n", c->fn_name,
-                            (unsigned long)(c->call - c->fn), c->installed ? "installed" : "refused",
+                            (unsigned long)(c->call - c->fn), status,
                             c->mode == UVDB_CALLSITE_HOP ? "hop" : c->mode ? "preceding" : "-",
-                            c->installed ? "-" : c->reason[0] ? c->reason : "not installed");
+                            c->installed                  ? "-"
+                            : c->mode && uv__callbacks_off ? "callback-timing is off"
+                            : c->reason[0]                 ? c->reason
+                                                           : "not installed");
   }
   return off < cap ? off : cap - 1;
 }
@@ -482,6 +487,8 @@ __attribute__((constructor)) static void uv__probe_init(void) {
     uv__node_options_as_before();
     return; /* a child not followed, a process nobody is debugging, or one being attached to */
   }
+  const char *callbacks = getenv("UVDB_CALLBACKS");
+  uv__callbacks_off = callbacks && callbacks[0] == '0';
   int found = uv__locate_once();
   if (child && !found)
     return;
@@ -516,8 +523,10 @@ static struct uvdb_attach_plan *uv__plan_refuse(int status, const char *why) {
 
 /* Other threads run meanwhile: find libuv, prepare the hooks, make the ring
  * memory, connect; the plan says which code the install will rewrite. */
-__attribute__((visibility("default"))) struct uvdb_attach_plan *uvdb_attach_prepare(const char *sock_path) {
+__attribute__((visibility("default"))) struct uvdb_attach_plan *uvdb_attach_prepare(const char *sock_path,
+                                                                                   unsigned flags) {
   memset(&uv__plan, 0, sizeof(uv__plan));
+  uv__callbacks_off = (flags & UVDB_ATTACH_NO_CALLBACKS) != 0;
   if (uvdb_agent_running() && uvdb_agent_wait_exit(1000) != 0)
     return uv__plan_refuse(-EBUSY, "another uvdb is attached to this process");
   if (!uv__locate_once())
@@ -550,7 +559,7 @@ __attribute__((visibility("default"))) struct uvdb_attach_plan *uvdb_attach_prep
       uv__plan.nranges++;
     }
   }
-  for (int i = 0; i < uv__nsites; i++) {
+  for (int i = 0; i < uv__nsites && !uv__callbacks_off; i++) {
     struct uvdb_callsite *c = &uv__sites[i];
     if (!c->mode || c->installed)
       continue;

@@ -236,6 +236,7 @@ enum { UVDB_JIT_NAMES_START = 1, UVDB_JIT_NAMES_STOP = 2 };
 /* Attach (debugger/attach.c): what uvdb_attach_prepare, run in the target by
  * ptrace, leaves in the probe's memory for the debugger to read. */
 #define UVDB_ATTACH_MAX_RANGES 96
+#define UVDB_ATTACH_NO_CALLBACKS 1u /* uvdb_attach_prepare's flags: leave the callback call sites unpatched */
 struct uvdb_attach_plan {
   int32_t status;   /* 0: ready to install; else -errno, and `why` says it */
   uint32_t nranges; /* code the install rewrites: no thread may be inside it then */

@@ -169,6 +169,16 @@ class AttachNode(AttachCase):
         self.assertEqual(len(thread_names(srv.pid)), threads_before)
         self.assert_left_as_found(srv, "http")
 
+    def test_callback_timing_off_leaves_the_sites(self):
+        srv = self.start_node()
+        rc, objs, out, err = uvdb(["set callback-timing off", f"attach {srv.pid}", "info probe", "info blocking",
+                                   "detach"], None)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual({c["status"] for c in find(objs, "info_probe")["callsites"]}, {"off"})
+        self.assertEqual(find(objs, "info_blocking")["callbacks"]["timed"], False)
+        self.assertTrue(find(objs, "detach")["code_restored"])
+        self.assert_left_as_found(srv, "http")
+
     def test_break_then_uvdb_killed(self):
         # uvdb dies (SIGKILL) while the loop is stopped at a breakpoint: the loop runs on
         srv = self.start_node()
@@ -236,7 +246,11 @@ class AttachC(AttachCase):
         names = [f["function"] for f in report["functions"]]
         self.assertIn("on_read", names)  # the echo server's own read callback, named from its symbols
         self.assertFalse(find(objs, "info_threadpool")["started"])  # an echo server submits no pool work
+        callbacks = find(objs, "info_blocking")["callbacks"]  # the call sites patched at the attach, too
+        self.assertTrue(callbacks["timed"])
+        self.assertGreater(callbacks["count"], 0)
         probe = find(objs, "info_probe")
+        self.assertEqual({c["status"] for c in probe["callsites"]}, {"installed"})
         self.assertTrue(probe["libuv_path"].endswith(".so.1") or "libuv.so" in probe["libuv_path"], probe)
         tcp = [h for h in find(objs, "info_handles")["handles"] if h["type"] == "tcp"]
         self.assertTrue(any(h["connection_callback"] == "on_connection" for h in tcp), tcp)

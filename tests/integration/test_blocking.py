@@ -118,6 +118,16 @@ class CBlocking(unittest.TestCase):
     def test_c_static(self):
         self.check(example("04-blocking-static"))
 
+    def test_callback_timing_off(self):
+        rc, objs, out, err = uvdb(["set callback-timing off", "run", "info probe", "info blocking"],
+                                  [example("04-blocking")])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, ["ticked 30 times"])
+        self.assertEqual({c["status"] for c in find(objs, "info_probe")["callsites"]}, {"off"})
+        callbacks = find(objs, "info_blocking")["callbacks"]
+        self.assertEqual((callbacks["timed"], callbacks["count"], callbacks["slowest"]), (False, 0, []))
+        self.assertEqual(len(find(objs, "info_blocking")["blocked"]), 1)  # the watchdog needs no call site
+
     def test_a_higher_threshold_lets_it_pass(self):
         rc, objs, out, err = uvdb(["set blocking-threshold 500", "show blocking-threshold", "run", "info blocking"],
                                   [example("04-blocking")])
