@@ -42,8 +42,9 @@ def run_plain(cmd):
     return parse_ns(subprocess.run(TARGET_CPU + cmd, capture_output=True, text=True, check=True).stdout)
 
 
-def run_probed(uvdb, cmd):
-    p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", "--json", "-ex", "run", "-ex", "info loop", "-ex",
+def run_probed(uvdb, cmd, settings=()):
+    before = [a for s in settings for a in ("-ex", s)]
+    p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", "--json", *before, "-ex", "run", "-ex", "info loop", "-ex",
                                        "info blocking", "--", *TARGET_CPU, *cmd],
                        capture_output=True, text=True, check=True)
     run = next(json.loads(l)["run"] for l in p.stdout.splitlines() if l.startswith('{"run"'))
@@ -53,11 +54,11 @@ def run_probed(uvdb, cmd):
     return parse_ns(p.stdout), run["dropped"], events
 
 
-def loop_bound(name, uvdb, cmd, rounds, budget_ratio):
+def loop_bound(name, uvdb, cmd, rounds, budget_ratio, settings=()):
     base, probed, dropped, events = [], [], 0, 0
     for _ in range(rounds):
         base.append(run_plain(cmd))
-        ns, d, ev = run_probed(uvdb, cmd)
+        ns, d, ev = run_probed(uvdb, cmd, settings)
         probed.append(ns)
         dropped += d
         events = ev
@@ -70,7 +71,8 @@ def loop_bound(name, uvdb, cmd, rounds, budget_ratio):
         "ratio": f"{ratio * 100:.1f}% of unprobed speed",
         "budget": f">= {budget_ratio * 100:.0f}%",
         "pass": ratio >= budget_ratio and dropped == 0,
-        "note": f"{events} phase, iteration and callback records per run, {dropped} dropped in {rounds} runs; "
+        "note": f"{events} phase, iteration and callback records per run, {dropped} dropped in {rounds} runs"
+                f"{' (' + ', '.join(settings) + ')' if settings else ''}; "
                 f"+{p - b:.1f} ns per iteration",
     }
 
@@ -79,14 +81,16 @@ def breakdown(name, build, uvdb, cmd, rounds):
     """Where a probed iteration's extra time goes: the full probe against
     variants without the TSC read, without the ring write, and with neither
     (hooks and state machine alone), each beside the unprobed program."""
-    variants = {"full": os.path.join(build, "preload", "libuvdb-probe.so")}
+    full = os.path.join(build, "preload", "libuvdb-probe.so")
+    variants = {"full": (full, "on"), "callbacks-off": (full, "off")}
     for v in ("no-tsc", "no-ring", "hooks-only"):
-        variants[v] = os.path.join(build, "bench", f"libuvdb-probe-{v}.so")
+        variants[v] = (os.path.join(build, "bench", f"libuvdb-probe-{v}.so"), "on")
     times = {"base": [], **{v: [] for v in variants}}
     for _ in range(rounds):
         times["base"].append(run_plain(cmd))
-        for v, path in variants.items():
-            p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", "-ex", "run", "--", *TARGET_CPU, *cmd],
+        for v, (path, timing) in variants.items():
+            p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", "-ex", f"set callback-timing {timing}", "-ex", "run",
+                                               "--", *TARGET_CPU, *cmd],
                                capture_output=True, text=True, check=True, env=dict(os.environ, UVDB_PROBE=path))
             times[v].append(parse_ns(p.stdout))
     m = {k: statistics.median(v) for k, v in times.items()}
@@ -97,6 +101,7 @@ def breakdown(name, build, uvdb, cmd, rounds):
         "hooks": m["hooks-only"] - m["base"],
         "tsc": m["full"] - m["no-tsc"],
         "ring": m["full"] - m["no-ring"],
+        "callbacks": m["full"] - m["callbacks-off"],
     }
 
 
@@ -743,11 +748,17 @@ def emit_cost(build):
 
 
 def loop_bound_rows(build, uvdb, rounds):
+    """Issue 2's budget (every phase recorded), then the same with every
+    callback timed too (issue 6's durations, on by default)."""
+    node = ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"]
+    idle = [os.path.join(build, "bench", "idle_loop"), "2000000"]
+    off = ("set callback-timing off",)
     return [
-        loop_bound("Node: 1M setImmediate turns, every phase and callback recorded", uvdb,
-                   ["node", os.path.join(ROOT, "bench", "immediate_loop.js"), "1000000"], rounds, 0.90),
-        loop_bound("C: 2M idle-handle iterations (libuv.so.1), every phase and callback recorded", uvdb,
-                   [os.path.join(build, "bench", "idle_loop"), "2000000"], rounds, 0.90),
+        loop_bound("Node: 1M setImmediate turns, every phase recorded", uvdb, node, rounds, 0.90, off),
+        loop_bound("C: 2M idle-handle iterations (libuv.so.1), every phase recorded", uvdb, idle, rounds, 0.90, off),
+        loop_bound("Node: 1M setImmediate turns, every phase and callback recorded", uvdb, node, rounds, 0.90),
+        loop_bound("C: 2M idle-handle iterations (libuv.so.1), every phase and callback recorded", uvdb, idle, rounds,
+                   0.90),
     ]
 
 
@@ -813,11 +824,12 @@ def main():
         breakdown("C idle-handle iteration", a.build, uvdb,
                   [os.path.join(a.build, "bench", "idle_loop"), "2000000"], a.rounds),
     ]
-    split = ["| program | unprobed | probe's cost | hooks and state machine | TSC reads | ring writes |",
-             "|---|---|---|---|---|---|"]
+    split = ["| program | unprobed | probe's cost | hooks and state machine | TSC reads | ring writes | "
+             "callback timing |",
+             "|---|---|---|---|---|---|---|"]
     for b in parts:
         split.append(f"| {b['program']} | {b['baseline']:.0f} ns | +{b['total']:.0f} ns | +{b['hooks']:.0f} ns | "
-                     f"+{b['tsc']:.0f} ns | +{b['ring']:.0f} ns |")
+                     f"+{b['tsc']:.0f} ns | +{b['ring']:.0f} ns | +{b['callbacks']:.0f} ns |")
     table = ["| figure | baseline | uvdb | ratio | budget | pass | note |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         table.append(f"| {r['figure']} | {r['baseline']} | {r['uvdb']} | {r['ratio']} | {r['budget']} | "
