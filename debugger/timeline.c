@@ -262,8 +262,8 @@ int timeline_export_chrome(struct session *s, const char *path) {
     }
     char args[160];
     switch (r->type) {
-    case UVDB_EV_PHASE: /* its iteration is the slice around it: a phase's name stays one name in speedscope */
-      snprintf(args, sizeof(args), "{\"loop\":%u}", r->loop_id);
+    case UVDB_EV_PHASE:
+      snprintf(args, sizeof(args), "{\"iteration\":%llu,\"loop\":%u}", (unsigned long long)r->x, r->loop_id);
       uv__slice(&w, phase_name((int)(r->a32 & UVDB_PHASE_MASK)), "phase", e->tid, r->ts, r->y, args);
       break;
     case UVDB_EV_ITERATION:

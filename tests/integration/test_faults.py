@@ -8,6 +8,7 @@ import ctypes
 import json
 import os
 import queue
+import re
 import select
 import shutil
 import signal
@@ -21,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_loop import UVDB, TIMEOUT, example, find, uvdb  # noqa: E402
+from test_loop import SRC, UVDB, TIMEOUT, example, find, uvdb  # noqa: E402
 
 PROGRAMS = (os.environ.get("UVDB_TEST_PROGRAMS") or os.environ.get("TEST_PROGRAMS")
             or "build/tests/integration")
@@ -314,7 +315,7 @@ class TargetBehaviour(unittest.TestCase):
         """uvdb reads nothing while it waits for a command: the ring fills,
         the records beyond it are dropped and counted, and the program runs
         to its end regardless."""
-        n = 1500000  # long enough (about 3 s) to outlast uvdb's answer to its hello even under ASan and load
+        n = 3000000  # long enough (about 6 s) to outlast uvdb's answer to its hello even under ASan and load
         s = Session(program("flood", str(n)))
         try:
             self.assertEqual(s.command("run &", "run")["state"], "running")
@@ -479,6 +480,15 @@ def in_child(fn, *args):
     return pid, r
 
 
+def protocol_version():
+    """UVDB_PROTOCOL_VERSION, as probes/wire.h defines it."""
+    with open(os.path.join(SRC, "probes", "wire.h")) as f:
+        return int(re.search(r"#define UVDB_PROTOCOL_VERSION (\d+)", f.read()).group(1))
+
+
+PROTOCOL = protocol_version()
+
+
 def hello_exchange(path):
     """Connect, send a HELLO (no ring memory), say what came back."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as c:
@@ -486,7 +496,7 @@ def hello_exchange(path):
             c.connect(path)
         except OSError as e:
             return f"connect: {e}"
-        hello = b"protocol=2\nlibuv=found\n"
+        hello = f"protocol={PROTOCOL}\nlibuv=found\n".encode()
         c.send((1).to_bytes(4, "little") + len(hello).to_bytes(4, "little") + hello)
         c.settimeout(TIMEOUT)
         try:
