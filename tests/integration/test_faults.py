@@ -315,11 +315,16 @@ class TargetBehaviour(unittest.TestCase):
         """uvdb reads nothing while it waits for a command: the ring fills,
         the records beyond it are dropped and counted, and the program runs
         to its end regardless."""
-        n = 3000000  # long enough (about 6 s) to outlast uvdb's answer to its hello even under ASan and load
-        s = Session(program("flood", str(n)))
+        n = 1000000
+        gate = os.path.join(tempfile.mkdtemp(prefix="uvdb-flood-"), "gate")
+        s = Session(program("flood", str(n), gate))  # it ends once gate exists
         try:
-            self.assertEqual(s.command("run &", "run")["state"], "running")
+            run = s.command("run &", "run")
+            self.assertEqual(run["state"], "running")
             s.until_line(f"flood: {n} iterations done")  # not one command sent meanwhile
+            open(gate, "w").close()
+            while not zombie(run["pid"]):  # uvdb reaps it when it next reads
+                time.sleep(0.01)
             s.send("info loop")
             gone = s.expect("exited")
             self.assertEqual(gone["exit_code"], 0)
@@ -330,6 +335,7 @@ class TargetBehaviour(unittest.TestCase):
             self.assertEqual(s.command("print $dropped", "print"), gone["dropped"])
         finally:
             s.close()
+            shutil.rmtree(os.path.dirname(gate), ignore_errors=True)
 
 
 class DiskFull(unittest.TestCase):
