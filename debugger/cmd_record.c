@@ -533,10 +533,7 @@ int cmd_record_main(int argc, char **argv) {
   uv__let_go(s, rc);
   int status = uv__finish(s, rc, o.out, ended, t0);
   uvdb_recorder = NULL;
-  if (s->listen_fd >= 0) {
-    close(s->listen_fd);
-    unlink(s->sock_path);
-  }
+  session_unlisten(s);
   if (started != 0) { /* said: no program, so no recording */
     unlink(o.out);
     status = 1;

@@ -201,6 +201,7 @@ int cmd_inferior(struct session *s, int argc, char **argv) {
     return uvdb_error("usage: inferior N (a number from `info inferiors`)");
   if (id != s->inferior_id && uv__select(s, (int)id) != 0)
     return uvdb_error("no inferior %ld; `info inferiors` lists them", id);
+  session_js_names(s);
   if (uvdb_json_mode) {
     struct json *j = json_begin();
     json_obj(j, "inferior");

@@ -262,9 +262,6 @@ int main(int argc, char **argv) {
   if (!batch && !quit)
     uv__interactive(s);
   session_leave(s);
-  if (s->listen_fd >= 0) {
-    close(s->listen_fd);
-    unlink(s->sock_path);
-  }
+  session_unlisten(s);
   return failed ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* The session: launch a program under the probe, meet it on the control
  * socket, drain its rings, and follow it until it stops or exits. */
 #define _GNU_SOURCE
+#include "../preload/loccache.h"
 #include "../preload/transport.h"
 #include "../probes/ring.h"
 #include "attach.h"
@@ -125,8 +126,19 @@ static int uv__fresh(struct session *s) {
     s->listen_fd = uvdb_listen(s->sock_path);
     if (s->listen_fd < 0)
       return uvdb_error("cannot listen on %s: %s", s->sock_path, strerror(errno));
+    uvdb_loccache_remove_all(s->sock_path); /* an earlier uvdb's of this PID, killed */
   }
   return 0;
+}
+
+/* uvdb ends: its socket goes, with the locate cache its targets kept. */
+void session_unlisten(struct session *s) {
+  if (s->listen_fd < 0)
+    return;
+  close(s->listen_fd);
+  s->listen_fd = -1;
+  unlink(s->sock_path);
+  uvdb_loccache_remove_all(s->sock_path);
 }
 
 int session_launch(struct session *s, int start_paused) {
@@ -311,6 +323,12 @@ static void uv__welcome(struct session *s, int fd, const char *hello, size_t len
                                s->start_paused);
   wl += breakpoints_welcome(s, welcome + wl, sizeof(welcome) - wl);
   wl += profile_welcome(s, welcome + wl, sizeof(welcome) - wl);
+  /* A child's JS names: from its start when it is profiled from its start;
+   * else when first looked at (V8's perf map costs a small node child's
+   * start-up dearly).  Interpreted frames (js-names 2) need the flag. */
+  s->js_names_later = s->parent_pid && !s->attached && settings_js_names() == 1 && !s->profile.active;
+  if (s->parent_pid && !s->attached && settings_js_names() == 1 && wl < sizeof(welcome))
+    wl += (size_t)snprintf(welcome + wl, sizeof(welcome) - wl, "js_names=%s\n", s->js_names_later ? "later" : "now");
   struct uvdb_msg_watchdog w = settings_watchdog(s);
   if (wl < sizeof(welcome))
     wl += (size_t)snprintf(welcome + wl, sizeof(welcome) - wl, "watchdog=%llu,%llu,%llu,%llu\n",
@@ -431,6 +449,16 @@ static uint64_t uv__drain(struct session *s, int force) {
 
 uint64_t session_drain(struct session *s) {
   return uv__drain(s, 1);
+}
+
+/* `inferior N` to a child that went without JS names: its main loop starts
+ * them at its next boundary (a stopped one did as it stopped), and its
+ * views name JavaScript from then on.  Not waited for: a wait would have
+ * to keep the loop's other stops. */
+void session_js_names(struct session *s) {
+  uint32_t start = UVDB_JIT_NAMES_START;
+  if (s->js_names_later && s->probe_connected && session_send(s, UVDB_MSG_JIT_NAMES, &start, sizeof(start)) == 0)
+    s->js_names_later = 0;
 }
 
 /* Has the target ended?  A child is waited for; an attached process is

@@ -208,6 +208,7 @@ struct session {
   int pidfd;        /* an attached target's: readable once it has ended */
   int exit_unknown; /* it ended, and not being its parent uvdb cannot know how */
   int jit_map_ours; /* the probe had V8 write /tmp/perf-PID.map: removed at detach */
+  int js_names_later; /* a child told js_names=later: its JS names not asked for yet */
   int inferior_id;  /* 1: the program uvdb started or attached to; then its children, as they come */
   pid_t parent_pid; /* a child followed: its parent's pid (not uvdb's child: its pidfd says it ended) */
 };
@@ -251,6 +252,8 @@ struct symbolizer *session_symbolizer(struct session *s); /* of the running imag
 void session_kill(struct session *s);
 /* Quitting: detach from an attached process, kill a launched one. */
 void session_leave(struct session *s);
+void session_unlisten(struct session *s); /* uvdb ends: its socket goes, and its targets' locate cache */
+void session_js_names(struct session *s);  /* a child looked at: its JS names, if it went without */
 int session_attach(struct session *s, pid_t pid); /* debugger/session.c, by way of attach.c */
 int session_detach(struct session *s);            /* the code back as it was; the process runs on */
 int session_loops_known(const struct session *s);

@@ -79,6 +79,10 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     if (len >= sizeof(p))
       __builtin_memcpy(&p, payload, sizeof(p));
     uvdb_profile_configure(p.period_ns, p.wall, p.threads);
+    if (p.period_ns && atomic_exchange(&uvdb_probe.jit_deferred, 0)) {
+      atomic_store(&uvdb_probe.jit_work, UVDB_JIT_NAMES_START); /* samples want names */
+      uvdb_recompute_attention();
+    }
     break;
   }
   case UVDB_MSG_JIT_NAMES: {
@@ -86,6 +90,8 @@ static void uv__agent_handle(uint32_t type, const void *payload, size_t len) {
     if (len >= sizeof(what))
       __builtin_memcpy(&what, payload, sizeof(what));
     atomic_store(&uvdb_probe.jit_work, (int)what);
+    if (what == UVDB_JIT_NAMES_START)
+      atomic_store(&uvdb_probe.jit_deferred, 0); /* asked for now */
     uvdb_recompute_attention(); /* the main loop does it at its next boundary, parked or not */
     break;
   }

@@ -5,6 +5,7 @@
 #include "locate.h"
 
 #include "elfsym.h"
+#include "loccache.h"
 #include <Zydis/Zydis.h>
 #include <link.h>
 #include <stdio.h>
@@ -24,6 +25,25 @@ static const char *const uv__pool_names[UVDB_POOL_COUNT] = {
     "_ZN2v88internal14MicrotaskQueue11kSizeOffsetE",
     "uv_spawn", "uv__signal_event", "uv_signal_init",
 };
+
+static const char *const uv__how_names[UVDB_HOW_COUNT] = {
+    NULL,
+    ".symtab",
+    ".dynsym",
+    "call 2 of uv_run (libuv 1.44 pattern)",
+    "call 4 of uv_run (libuv 1.44 pattern)",
+    "call 5 of uv_run (libuv 1.44 pattern)",
+    "call 7 of uv_run (libuv 1.44 pattern)",
+    "call 10 of uv_run (libuv 1.44 pattern)",
+    "loaded by uv_signal_init (libuv 1.44 pattern)",
+};
+
+static enum uvdb_how uv__how_of(const char *name) {
+  for (int i = 1; i < UVDB_HOW_COUNT; i++)
+    if (uv__how_names[i] == name)
+      return (enum uvdb_how)i;
+  return UVDB_HOW_NONE;
+}
 
 /* Each instruction of [start, start+size) to fn (what does not decode is
  * skipped a byte at a time), until fn returns non-zero. */
@@ -110,7 +130,7 @@ int uvdb_match_signal_event(struct uvdb_libuv *lib) {
   struct uvdb_located_fn *ev = &lib->pool[UVDB_SIGNAL_EVENT];
   ev->addr = f.addr;
   ev->size = f.end - f.addr;
-  ev->how = "loaded by uv_signal_init (libuv 1.44 pattern)";
+  ev->how = uv__how_names[UVDB_HOW_SIGNAL_INIT];
   return 0;
 }
 
@@ -131,19 +151,17 @@ int uvdb_match_uv144(struct uvdb_libuv *lib) {
   static const struct {
     enum uvdb_fn fn;
     int call;
-    const char *how;
+    enum uvdb_how how;
   } map[] = {
-      {UVDB_FN_RUN_TIMERS, 1, "call 2 of uv_run (libuv 1.44 pattern)"},
-      {UVDB_FN_RUN_IDLE, 3, "call 4 of uv_run (libuv 1.44 pattern)"},
-      {UVDB_FN_RUN_PREPARE, 4, "call 5 of uv_run (libuv 1.44 pattern)"},
-      {UVDB_FN_IO_POLL, 6, "call 7 of uv_run (libuv 1.44 pattern)"},
-      {UVDB_FN_RUN_CHECK, 9, "call 10 of uv_run (libuv 1.44 pattern)"},
+      {UVDB_FN_RUN_TIMERS, 1, UVDB_HOW_CALL2}, {UVDB_FN_RUN_IDLE, 3, UVDB_HOW_CALL4},
+      {UVDB_FN_RUN_PREPARE, 4, UVDB_HOW_CALL5}, {UVDB_FN_IO_POLL, 6, UVDB_HOW_CALL7},
+      {UVDB_FN_RUN_CHECK, 9, UVDB_HOW_CALL10},
   };
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
     struct uvdb_located_fn *f = &lib->fn[map[i].fn];
     uintptr_t s, e;
     f->addr = c[map[i].call];
-    f->how = map[i].how;
+    f->how = uv__how_names[map[i].how];
     f->size = uvdb_eh_function_bounds(lib->eh_frame_hdr, f->addr, &s, &e) == 0 && s == f->addr ? e - s : 0;
   }
   return 0;
@@ -151,6 +169,7 @@ int uvdb_match_uv144(struct uvdb_libuv *lib) {
 
 struct uv__search {
   struct uvdb_libuv *lib;
+  const char *cache;
   int found;
 };
 
@@ -161,18 +180,59 @@ static const uint8_t *uv__eh_frame_hdr(struct dl_phdr_info *info) {
   return NULL;
 }
 
-int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib) {
-  char path[512];
+/* The object's file, if it is one to look into. */
+static int uv__object_path(struct dl_phdr_info *info, char *path, size_t cap) {
   if (info->dlpi_name && info->dlpi_name[0]) {
     if (strstr(info->dlpi_name, "libuvdb-probe") || strstr(info->dlpi_name, "linux-vdso"))
-      return 0;
-    snprintf(path, sizeof(path), "%s", info->dlpi_name);
-  } else {
-    ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-    if (n <= 0)
-      return 0;
-    path[n] = '\0';
+      return -1;
+    snprintf(path, cap, "%s", info->dlpi_name);
+    return 0;
   }
+  ssize_t n = readlink("/proc/self/exe", path, cap - 1);
+  if (n <= 0)
+    return -1;
+  path[n] = '\0';
+  return 0;
+}
+
+static void uv__name_all(struct uvdb_libuv *lib) {
+  for (int i = 0; i < UVDB_FN_COUNT; i++)
+    lib->fn[i].name = uv__fn_names[i];
+  for (int i = 0; i < UVDB_POOL_COUNT; i++)
+    lib->pool[i].name = uv__pool_names[i];
+}
+
+/* lib->how, from what was found: by name, by uv_run's calls, or neither. */
+static void uv__describe(struct uvdb_libuv *lib) {
+  const char *note = !lib->version_inferred ? ""
+                     : lib->version >= 0x012d00 ? "; uv_version not linked, >= 1.45 inferred from uv_metrics_info"
+                                                : "; uv_version not linked, <= 1.44 inferred (no uv_metrics_info)";
+  int named = 0, by_calls = 0;
+  for (int i = 0; i < UVDB_FN_COUNT; i++) {
+    enum uvdb_how how = uv__how_of(lib->fn[i].how);
+    named += i != UVDB_FN_UV_RUN && (how == UVDB_HOW_SYMTAB || how == UVDB_HOW_DYNSYM);
+    by_calls |= how >= UVDB_HOW_CALL2 && how <= UVDB_HOW_CALL10;
+  }
+  const char *kind = lib->fn[UVDB_FN_UV_RUN].how;
+  if (named == UVDB_FN_COUNT - 1)
+    snprintf(lib->how, sizeof(lib->how), "%s of %s%s", kind, lib->path, note);
+  else if (by_calls)
+    snprintf(lib->how, sizeof(lib->how), "%s of %s; internal phase functions by uv_run's calls%s", kind, lib->path,
+             note);
+  else
+    snprintf(lib->how, sizeof(lib->how),
+             "%s of %s; internal phase functions unnamed and libuv %u.%u.%u's call pattern unknown", kind, lib->path,
+             lib->version >> 16, (lib->version >> 8) & 0xff, lib->version & 0xff);
+}
+
+static void uv__found_fn(struct uvdb_located_fn *f, uintptr_t bias, uint64_t off, uint64_t size, enum uvdb_how how) {
+  f->addr = bias + off;
+  f->size = size;
+  f->how = uv__how_names[how];
+}
+
+/* The search: the object's symbol tables, then uv_run's calls if need be. */
+static int uv__search_object(struct dl_phdr_info *info, const char *path, struct uvdb_libuv *lib) {
   struct uvdb_elf elf;
   if (uvdb_elf_open(&elf, path) != 0)
     return 0;
@@ -189,10 +249,6 @@ int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib) {
   if (!want[UVDB_FN_UV_RUN].value)
     return 0;
 
-  snprintf(lib->path, sizeof(lib->path), "%s", path);
-  lib->bias = info->dlpi_addr;
-  lib->eh_frame_hdr = uv__eh_frame_hdr(info);
-  const char *version_note = "";
   if (want[WANT_VERSION].value) {
     lib->version = ((unsigned (*)(void))(info->dlpi_addr + want[WANT_VERSION].value))();
   } else {
@@ -200,60 +256,90 @@ int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib) {
      * gained uv_metrics_info in 1.45, when timers moved to the iteration's end. */
     lib->version = want[WANT_METRICS_INFO].value ? 0x012d00 : 0x012c00;
     lib->version_inferred = 1;
-    version_note = want[WANT_METRICS_INFO].value ? "; uv_version not linked, >= 1.45 inferred from uv_metrics_info"
-                                                 : "; uv_version not linked, <= 1.44 inferred (no uv_metrics_info)";
   }
   int named = 0;
-  for (int i = 0; i < UVDB_FN_COUNT; i++) {
-    struct uvdb_located_fn *f = &lib->fn[i];
-    f->name = uv__fn_names[i];
-    if (want[i].value) {
-      f->addr = info->dlpi_addr + want[i].value;
-      f->size = want[i].size;
-      f->how = want[i].from_symtab ? ".symtab" : ".dynsym";
-      named += i != UVDB_FN_UV_RUN;
-    }
+  for (int i = 0; i < UVDB_FN_COUNT + UVDB_POOL_COUNT; i++) {
+    const struct uvdb_elf_want *w = &want[i < UVDB_FN_COUNT ? i : WANT_POOL + i - UVDB_FN_COUNT];
+    struct uvdb_located_fn *f = i < UVDB_FN_COUNT ? &lib->fn[i] : &lib->pool[i - UVDB_FN_COUNT];
+    if (w->value)
+      uv__found_fn(f, info->dlpi_addr, w->value, w->size, w->from_symtab ? UVDB_HOW_SYMTAB : UVDB_HOW_DYNSYM);
+    named += w->value && i > UVDB_FN_UV_RUN && i < UVDB_FN_COUNT;
   }
-  for (int i = 0; i < UVDB_POOL_COUNT; i++) {
-    struct uvdb_located_fn *f = &lib->pool[i];
-    const struct uvdb_elf_want *w = &want[WANT_POOL + i];
-    f->name = uv__pool_names[i];
-    if (w->value) {
-      f->addr = info->dlpi_addr + w->value;
-      f->size = w->size;
-      f->how = w->from_symtab ? ".symtab" : ".dynsym";
-    }
-  }
+  if (named < UVDB_FN_COUNT - 1 && (lib->version >> 8) == 0x012c)
+    uvdb_match_uv144(lib);
   if (!lib->pool[UVDB_SIGNAL_EVENT].addr && (lib->version >> 8) == 0x012c)
     uvdb_match_signal_event(lib); /* a stripped 1.44: unnamed, but uv_signal_init gives it */
-  const char *kind = want[UVDB_FN_UV_RUN].from_symtab ? ".symtab" : ".dynsym";
-  if (named == UVDB_FN_COUNT - 1) {
-    snprintf(lib->how, sizeof(lib->how), "%s of %s%s", kind, path, version_note);
-  } else if ((lib->version >> 8) == 0x012c && uvdb_match_uv144(lib) == 0) {
-    snprintf(lib->how, sizeof(lib->how), "%s of %s; internal phase functions by uv_run's calls%s", kind, path,
-             version_note);
-  } else {
-    snprintf(lib->how, sizeof(lib->how),
-             "%s of %s; internal phase functions unnamed and libuv %u.%u.%u's call pattern unknown", kind, path,
-             lib->version >> 16, (lib->version >> 8) & 0xff, lib->version & 0xff);
+  return 1;
+}
+
+/* What the search found, as the cache keeps it, and back. */
+static void uv__to_record(const struct uvdb_libuv *lib, struct uvdb_loccache_record *rec) {
+  memset(rec, 0, sizeof(*rec));
+  rec->version = lib->version;
+  rec->version_inferred = (uint32_t)lib->version_inferred;
+  for (int i = 0; i < UVDB_FN_COUNT + UVDB_POOL_COUNT; i++) {
+    const struct uvdb_located_fn *f = i < UVDB_FN_COUNT ? &lib->fn[i] : &lib->pool[i - UVDB_FN_COUNT];
+    struct uvdb_loccache_fn *r = i < UVDB_FN_COUNT ? &rec->fn[i] : &rec->pool[i - UVDB_FN_COUNT];
+    if (f->addr) {
+      r->off = f->addr - lib->bias;
+      r->size = f->size;
+      r->how = uv__how_of(f->how);
+    }
   }
+}
+
+static void uv__from_record(const struct uvdb_loccache_record *rec, struct uvdb_libuv *lib) {
+  lib->version = rec->version;
+  lib->version_inferred = (int)rec->version_inferred;
+  for (int i = 0; i < UVDB_FN_COUNT + UVDB_POOL_COUNT; i++) {
+    const struct uvdb_loccache_fn *r = i < UVDB_FN_COUNT ? &rec->fn[i] : &rec->pool[i - UVDB_FN_COUNT];
+    if (r->how != UVDB_HOW_NONE)
+      uv__found_fn(i < UVDB_FN_COUNT ? &lib->fn[i] : &lib->pool[i - UVDB_FN_COUNT], lib->bias, r->off, r->size,
+                   (enum uvdb_how)r->how);
+  }
+}
+
+int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib, const char *cache) {
+  char path[512], file[4096];
+  if (uv__object_path(info, path, sizeof(path)) != 0)
+    return 0;
+  struct uvdb_loccache_key key;
+  struct uvdb_segments segs;
+  struct uvdb_loccache_record rec;
+  int cacheable = cache && uvdb_loccache_key(info, &key, &segs) == 0 &&
+                  uvdb_loccache_path(file, sizeof(file), cache, &key) == 0;
+  snprintf(lib->path, sizeof(lib->path), "%s", path);
+  lib->bias = info->dlpi_addr;
+  lib->eh_frame_hdr = uv__eh_frame_hdr(info);
+  if (cacheable && uvdb_loccache_read(file, &key, &segs, &rec) == 0) {
+    uv__from_record(&rec, lib);
+  } else if (uv__search_object(info, path, lib)) {
+    if (cacheable) {
+      uv__to_record(lib, &rec);
+      uvdb_loccache_write(file, &key, &rec);
+    }
+  } else {
+    lib->path[0] = '\0';
+    lib->bias = 0;
+    lib->eh_frame_hdr = NULL;
+    return 0;
+  }
+  uv__name_all(lib);
+  uv__describe(lib);
   return 1;
 }
 
 static int uv__visit(struct dl_phdr_info *info, size_t sz, void *data) {
   (void)sz;
   struct uv__search *s = data;
-  s->found = uvdb_locate_in_object(info, s->lib);
+  s->found = uvdb_locate_in_object(info, s->lib, s->cache);
   return s->found;
 }
 
-int uvdb_locate_libuv(struct uvdb_libuv *lib) {
+int uvdb_locate_libuv(struct uvdb_libuv *lib, const char *cache) {
   memset(lib, 0, sizeof(*lib));
-  for (int i = 0; i < UVDB_FN_COUNT; i++)
-    lib->fn[i].name = uv__fn_names[i];
-  for (int i = 0; i < UVDB_POOL_COUNT; i++)
-    lib->pool[i].name = uv__pool_names[i];
-  struct uv__search s = {lib, 0};
+  uv__name_all(lib);
+  struct uv__search s = {lib, cache, 0};
   dl_iterate_phdr(uv__visit, &s);
   if (!s.found) {
     char exe[256];

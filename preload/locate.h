@@ -36,11 +36,26 @@ enum uvdb_pool_fn {
   UVDB_POOL_COUNT
 };
 
+/* How a function was found (the locate cache keeps this; located_fn.how
+ * says it in words). */
+enum uvdb_how {
+  UVDB_HOW_NONE,
+  UVDB_HOW_SYMTAB,
+  UVDB_HOW_DYNSYM,
+  UVDB_HOW_CALL2, /* calls of uv_run in the libuv 1.44 pattern */
+  UVDB_HOW_CALL4,
+  UVDB_HOW_CALL5,
+  UVDB_HOW_CALL7,
+  UVDB_HOW_CALL10,
+  UVDB_HOW_SIGNAL_INIT, /* the function uv_signal_init loads (libuv 1.44) */
+  UVDB_HOW_COUNT
+};
+
 struct uvdb_located_fn {
   const char *name;
   uintptr_t addr; /* 0: not found */
   size_t size;
-  const char *how; /* ".symtab", ".dynsym", "call 3 of uv_run (1.44 pattern)" */
+  const char *how; /* ".symtab", ".dynsym", "call 2 of uv_run (libuv 1.44 pattern)" */
 };
 
 struct uvdb_libuv {
@@ -54,12 +69,15 @@ struct uvdb_libuv {
   struct uvdb_located_fn pool[UVDB_POOL_COUNT];
 };
 
-/* 0 when libuv is found (fn[] filled as far as possible), -1 otherwise. */
-int uvdb_locate_libuv(struct uvdb_libuv *lib);
+/* 0 when libuv is found (fn[] filled as far as possible), -1 otherwise.
+ * cache: the prefix of the locate cache's files (the session's socket
+ * path, loccache.h), where what is found is read first and published
+ * after a search; NULL: always search, publish nothing. */
+int uvdb_locate_libuv(struct uvdb_libuv *lib, const char *cache);
 
 /* Examine one loaded object: 1 if it defines uv_run (lib filled), else 0. */
 struct dl_phdr_info;
-int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib);
+int uvdb_locate_in_object(struct dl_phdr_info *info, struct uvdb_libuv *lib, const char *cache);
 
 /* The phase functions of a stripped libuv 1.44 from the order of uv_run's
  * direct calls (lib->fn[UVDB_FN_UV_RUN] and eh_frame_hdr set).  0 or -1. */

@@ -178,10 +178,12 @@ static void uv__callsites_prepare(void) {
   }
 }
 
-static int uv__locate_once(void) {
+/* cache: the session's socket path, which names the locate cache's files
+ * (a followed child finds libuv where the program found it); NULL: none. */
+static int uv__locate_once(const char *cache) {
   if (uv__found >= 0)
     return uv__found;
-  uv__found = uvdb_locate_libuv(&uvdb_probe.lib) == 0;
+  uv__found = uvdb_locate_libuv(&uvdb_probe.lib, cache) == 0;
   if (!uv__found)
     return 0;
   size_t n;
@@ -387,18 +389,42 @@ static int uv__for_us(void) {
   return pid && sock && strtol(pid, NULL, 10) == getpid();
 }
 
-/* A child of the program that uvdb does not follow gets NODE_OPTIONS as
- * the program had it, without the perf-map flags uvdb added for the
- * program: a node child would write a map nobody reads or removes. */
-static void uv__node_options_as_before(void) {
+/* NODE_OPTIONS as the program had it, without the perf-map flags uvdb
+ * added for the program. */
+static void uv__node_options_restore(void) {
   const char *before = getenv("UVDB_NODE_OPTIONS");
-  const char *follow = getenv("UVDB_FOLLOW");
-  if (!before || (follow && follow[0] == '1') || !getenv("UVDB_PID") || uv__for_us())
-    return; /* not uvdb's program's child, or one whose node children uvdb follows */
+  if (!before)
+    return;
   if (strcmp(before, "-") == 0) /* "-": it had none */
     unsetenv("NODE_OPTIONS");
   else
     setenv("NODE_OPTIONS", before, 1);
+}
+
+/* A child of the program that uvdb does not follow: a node child would
+ * write a map nobody reads or removes. */
+static void uv__node_options_as_before(void) {
+  const char *follow = getenv("UVDB_FOLLOW");
+  if ((follow && follow[0] == '1') || !getenv("UVDB_PID") || uv__for_us())
+    return; /* not uvdb's program's child, or one whose node children uvdb follows */
+  uv__node_options_restore();
+}
+
+/* A followed child's JS names (WELCOME's js_names=): V8's perf map costs a
+ * `node -e 0` about 15 ms of start-up, so a child that is not profiled
+ * from its start goes without it (later: V8's JIT handler is set when
+ * someone looks, at a stop or a profile); one profiled from its start has
+ * it, by the flag it inherited or, if an ancestor dropped that, by the
+ * handler at its loop's first boundary (now). */
+static void uv__js_names(const char *reply) {
+  const char *opts = getenv("NODE_OPTIONS");
+  if (strstr(reply, "js_names=later")) {
+    uv__node_options_restore();
+    atomic_store(&uvdb_probe.jit_deferred, 1);
+  } else if (strstr(reply, "js_names=now") && !(opts && strstr(opts, "--perf-basic-prof"))) {
+    atomic_store(&uvdb_probe.jit_work, UVDB_JIT_NAMES_START);
+    uvdb_recompute_attention();
+  }
 }
 
 /* A process the program started (follow-children on): it meets uvdb only
@@ -443,6 +469,7 @@ static void uv__configure(const char *reply) {
   }
   if (strstr(reply, "fprobes=1"))
     uvdb_fprobe_install_requested(); /* `break callback` set before the program ran */
+  uv__js_names(reply);
 }
 
 /* HELLO with the ring memory, WELCOME, then the agent serves the session.
@@ -489,7 +516,7 @@ __attribute__((constructor)) static void uv__probe_init(void) {
   }
   const char *callbacks = getenv("UVDB_CALLBACKS");
   uv__callbacks_off = callbacks && callbacks[0] == '0';
-  int found = uv__locate_once();
+  int found = uv__locate_once(getenv("UVDB_SOCK"));
   if (child && !found)
     return;
   int sock = uvdb_connect(getenv("UVDB_SOCK"));
@@ -529,7 +556,7 @@ __attribute__((visibility("default"))) struct uvdb_attach_plan *uvdb_attach_prep
   uv__callbacks_off = (flags & UVDB_ATTACH_NO_CALLBACKS) != 0;
   if (uvdb_agent_running() && uvdb_agent_wait_exit(1000) != 0)
     return uv__plan_refuse(-EBUSY, "another uvdb is attached to this process");
-  if (!uv__locate_once())
+  if (!uv__locate_once(NULL))
     return uv__plan_refuse(-ENOENT, uvdb_probe.lib.how);
   if (uv__attach_sock >= 0)
     close(uv__attach_sock); /* an attach that went no further */

@@ -48,6 +48,7 @@ struct uvdb_probe_state {
   _Atomic int fprobe_work;     /* fprobe slots requested: a loop thread installs them */
   _Atomic int jit_work;        /* UVDB_JIT_NAMES_*: the main loop does it at its next boundary */
   _Atomic uint32_t fork_meet;  /* a forked child followed: it meets uvdb at its next boundary (parent's tid + 1) */
+  _Atomic int jit_deferred;    /* a followed child's JS names: started when first looked at (a stop, a profile) */
   /* Samples asked for, one request per slot: the thread `tid` copies its
    * stack there in the kick handler (uvdb's and the watchdog's requests
    * may be in flight at once). */

@@ -142,11 +142,26 @@ static void uv__jit_work(void) {
     uvdb_jit_names_stop();
 }
 
+/* A followed child's deferred JS names start at its main thread's first
+ * stop where V8 may be called: a loop boundary, or waiting for events
+ * (not in a callback, V8's microtask checkpoint, or a thread-pool
+ * submission, which JavaScript may be running below).  Before the stop is
+ * reported, so that its backtrace has them. */
+static int uv__jit_deferred(uint32_t reason, uint64_t callback) {
+  uint32_t why = reason & 0xff;
+  if (callback || (reason & UVDB_STOPPED_MICROTASKS) || why == UVDB_STOP_POOL_QUEUE ||
+      !atomic_load_explicit(&uvdb_probe.jit_deferred, memory_order_relaxed) ||
+      uv__gettid() != (uint32_t)uvdb_sys0(SYS_getpid) || !atomic_exchange(&uvdb_probe.jit_deferred, 0))
+    return 0;
+  atomic_store(&uvdb_probe.jit_work, UVDB_JIT_NAMES_START);
+  return 1;
+}
+
 void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, const struct uvdb_stop_stack *regs,
                uint64_t callback) {
   if (!uvdb_probe.shm)
     return;
-  if (reason == UVDB_STOP_QUERY)
+  if (uv__jit_deferred(reason, callback) || reason == UVDB_STOP_QUERY)
     uv__jit_work();
   uint32_t seq = atomic_load(&uvdb_probe.resume_seq);
   struct uvdb_stop_stack *st = uvdb_shm_stack(uvdb_probe.shm, l->id);

@@ -187,7 +187,10 @@ static void uv__signals_delivered(const uv_loop_t *loop, struct uvdb_loop *l, ui
         continue;
       unsigned count = now[k]->dispatched_signals - dispatched[i];
       uint32_t internal = now[k] == &loop->child_watcher;
-      if (count)
+      /* A message for a handle stopped since (signum 0: libuv stops the
+       * child watcher once its last process handle closes) still counts
+       * as dispatched, but no callback ran. */
+      if (count && signum[i])
         uvdb_emit_at(t0, UVDB_EV_SIGNAL, l, ((uint32_t)signum[i] & 0xff) | internal << 8,
                      (uint64_t)(uintptr_t)now[k], count);
       break;

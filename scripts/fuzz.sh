@@ -1,7 +1,7 @@
 #!/bin/sh
 # Long libFuzzer runs of uvdb's fuzz targets (tests/fuzz/): builds them with
 # clang into build-fuzz/, then fuzzes each for SECONDS (default 600).
-#   scripts/fuzz.sh [-t SECONDS] [-j PARALLEL] [TARGET...]   (targets: command cond wire perfmap elf record)
+#   scripts/fuzz.sh [-t SECONDS] [-j PARALLEL] [TARGET...]   (targets: command cond wire perfmap elf loccache record)
 # New inputs go to build-fuzz/fuzz-work/TARGET (the seeds in
 # tests/fuzz/corpus/TARGET are only read), crashes to
 # build-fuzz/fuzz-artifacts/, libFuzzer's log to build-fuzz/fuzz-TARGET.log.
@@ -17,7 +17,7 @@ while getopts t:j: o; do
   esac
 done
 shift $((OPTIND - 1))
-targets=${*:-command cond wire perfmap elf record}
+targets=${*:-command cond wire perfmap elf loccache record}
 
 [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Db_lundef=false >/dev/null
 nice -n 10 ninja -C build-fuzz $(for t in $targets; do printf 'tests/fuzz/fuzz_%s ' "$t"; done)

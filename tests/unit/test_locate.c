@@ -18,8 +18,12 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 /* libuv 1.44.2's internal functions (src/uv-common.h, src/unix/internal.h).
@@ -113,7 +117,7 @@ static void test_locate_self_by_symtab(void **state) {
   (void)state;
   struct uvdb_libuv lib;
   memset(&lib, 0xa5, sizeof(lib));
-  assert_int_equal(uvdb_locate_libuv(&lib), 0);
+  assert_int_equal(uvdb_locate_libuv(&lib, NULL), 0);
 
   char exe[512];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -150,7 +154,7 @@ static void test_locate_self_by_symtab(void **state) {
 static void test_direct_calls_of_uv_run(void **state) {
   (void)state;
   struct uvdb_libuv lib;
-  assert_int_equal(uvdb_locate_libuv(&lib), 0);
+  assert_int_equal(uvdb_locate_libuv(&lib, NULL), 0);
   const struct uvdb_located_fn *run = &lib.fn[UVDB_FN_UV_RUN];
   uintptr_t c[64];
   size_t n = uvdb_direct_calls((const uint8_t *)run->addr, run->size, c, 64);
@@ -192,7 +196,7 @@ static void test_direct_calls_of_uv_run(void **state) {
 static void test_match_144_agrees_with_names(void **state) {
   (void)state;
   struct uvdb_libuv named, stripped;
-  assert_int_equal(uvdb_locate_libuv(&named), 0);
+  assert_int_equal(uvdb_locate_libuv(&named, NULL), 0);
   stripped = named;
   for (int i = 0; i < UVDB_FN_COUNT; i++)
     if (i != UVDB_FN_UV_RUN)
@@ -218,7 +222,7 @@ static void test_match_144_agrees_with_names(void **state) {
 static void test_eh_function_bounds(void **state) {
   (void)state;
   struct uvdb_libuv lib;
-  assert_int_equal(uvdb_locate_libuv(&lib), 0);
+  assert_int_equal(uvdb_locate_libuv(&lib, NULL), 0);
   static const char *const names[] = {"uv__io_poll", "uv_run", "uv__run_timers", "uv__run_idle", "uv__run_prepare",
                                       "uv__run_check"};
   struct self_syms s;
@@ -259,7 +263,7 @@ static void test_eh_function_bounds(void **state) {
 static void test_signal_event_by_uv_signal_init(void **state) {
   (void)state;
   struct uvdb_libuv named, stripped;
-  assert_int_equal(uvdb_locate_libuv(&named), 0);
+  assert_int_equal(uvdb_locate_libuv(&named, NULL), 0);
   static const char *const names[] = {"uv__signal_event"};
   struct self_syms s;
   self_syms_load(&s, names, 1);
@@ -308,7 +312,7 @@ static int visit_so(struct dl_phdr_info *info, size_t sz, void *data) {
         f->hi = a + info->dlpi_phdr[i].p_memsz;
     }
   (void)sz;
-  f->found = uvdb_locate_in_object(info, f->lib);
+  f->found = uvdb_locate_in_object(info, f->lib, NULL);
   return f->found;
 }
 
@@ -380,6 +384,151 @@ static void test_stripped_shared_libuv(void **state) {
   dlclose(so);
 }
 
+/* ---- the locate cache (loccache.c) under the locator ------------------------ */
+
+static void assert_same_lib(const struct uvdb_libuv *a, const struct uvdb_libuv *b) {
+  assert_string_equal(a->path, b->path);
+  assert_int_equal(a->bias, b->bias);
+  assert_ptr_equal(a->eh_frame_hdr, b->eh_frame_hdr);
+  assert_int_equal(a->version, b->version);
+  assert_int_equal(a->version_inferred, b->version_inferred);
+  assert_string_equal(a->how, b->how);
+  for (int i = 0; i < UVDB_FN_COUNT + UVDB_POOL_COUNT; i++) {
+    const struct uvdb_located_fn *x = i < UVDB_FN_COUNT ? &a->fn[i] : &a->pool[i - UVDB_FN_COUNT];
+    const struct uvdb_located_fn *y = i < UVDB_FN_COUNT ? &b->fn[i] : &b->pool[i - UVDB_FN_COUNT];
+    assert_string_equal(x->name, y->name);
+    assert_int_equal(x->addr, y->addr);
+    assert_int_equal(x->size, y->size);
+    assert_ptr_equal(x->how, y->how); /* locate.c's strings, not copies */
+  }
+}
+
+struct cache_dir {
+  char dir[64], prefix[96];
+};
+
+static void cache_dir_make(struct cache_dir *c) {
+  snprintf(c->dir, sizeof(c->dir), "/tmp/uvdb-locate-test-XXXXXX");
+  assert_non_null(mkdtemp(c->dir));
+  snprintf(c->prefix, sizeof(c->prefix), "%s/uvdb-1.sock", c->dir);
+}
+
+/* The one record in the directory: its path and inode (0: none, or more). */
+static ino_t cache_file(const struct cache_dir *c, char *path, size_t cap) {
+  char cmd[160];
+  snprintf(cmd, sizeof(cmd), "ls '%s'", c->dir);
+  FILE *p = popen(cmd, "r");
+  char name[256], more[256];
+  int n = p && fgets(name, sizeof(name), p) ? 1 : 0;
+  if (p && fgets(more, sizeof(more), p))
+    n++;
+  if (p)
+    pclose(p);
+  if (n != 1)
+    return 0;
+  name[strcspn(name, "\n")] = '\0';
+  snprintf(path, cap, "%s/%s", c->dir, name);
+  struct stat st;
+  return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static void cache_dir_remove(struct cache_dir *c) {
+  char cmd[160];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+/* A locate that searched and one that read what it published find the
+ * same; a corrupt record is searched past (and published again). */
+static void test_locate_through_cache(void **state) {
+  (void)state;
+  struct cache_dir c;
+  cache_dir_make(&c);
+  struct uvdb_libuv searched, cached, again;
+  assert_int_equal(uvdb_locate_libuv(&searched, c.prefix), 0);
+  char path[512];
+  ino_t ino = cache_file(&c, path, sizeof(path));
+  assert_true(ino != 0);
+  assert_non_null(strstr(path, ".locate"));
+  memset(&cached, 0x5a, sizeof(cached));
+  assert_int_equal(uvdb_locate_libuv(&cached, c.prefix), 0);
+  assert_int_equal(cache_file(&c, path, sizeof(path)), ino); /* read, not written again */
+  assert_same_lib(&searched, &cached);
+
+  /* garbage of the record's size in its place */
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  int fd = open(path, O_WRONLY | O_TRUNC);
+  assert_true(fd >= 0);
+  for (off_t i = 0; i < st.st_size; i++)
+    assert_int_equal(write(fd, "\x5a", 1), 1);
+  close(fd);
+  assert_int_equal(uvdb_locate_libuv(&again, c.prefix), 0);
+  assert_same_lib(&searched, &again);
+  ino_t rewritten = cache_file(&c, path, sizeof(path));
+  assert_true(rewritten != 0 && rewritten != ino);
+  assert_int_equal(uvdb_locate_libuv(&again, c.prefix), 0);
+  assert_same_lib(&searched, &again);
+  cache_dir_remove(&c);
+}
+
+struct find_so_cached {
+  struct uvdb_libuv *lib;
+  const char *cache;
+  int found;
+};
+
+static int visit_so_cached(struct dl_phdr_info *info, size_t sz, void *data) {
+  (void)sz;
+  struct find_so_cached *f = data;
+  if (!info->dlpi_name || !strstr(info->dlpi_name, "libuv.so.1"))
+    return 0;
+  f->found = uvdb_locate_in_object(info, f->lib, f->cache);
+  return 1;
+}
+
+/* The stripped library's phase functions, found by uv_run's calls, come
+ * back from the cache as found, with how they were found. */
+static void test_stripped_through_cache(void **state) {
+  (void)state;
+  void *so = dlopen("libuv.so.1", RTLD_NOW | RTLD_LOCAL);
+  assert_non_null(so);
+  struct cache_dir c;
+  cache_dir_make(&c);
+  struct uvdb_libuv searched, cached;
+  memset(&searched, 0, sizeof(searched));
+  memset(&cached, 0, sizeof(cached));
+  struct find_so_cached f = {&searched, c.prefix, 0};
+  dl_iterate_phdr(visit_so_cached, &f);
+  assert_true(f.found);
+  char path[512];
+  ino_t ino = cache_file(&c, path, sizeof(path));
+  assert_true(ino != 0);
+  f = (struct find_so_cached){&cached, c.prefix, 0};
+  dl_iterate_phdr(visit_so_cached, &f);
+  assert_true(f.found);
+  assert_int_equal(cache_file(&c, path, sizeof(path)), ino);
+  assert_same_lib(&searched, &cached);
+  assert_non_null(strstr(cached.how, "internal phase functions by uv_run's calls"));
+  assert_string_equal(cached.fn[UVDB_FN_IO_POLL].how, "call 7 of uv_run (libuv 1.44 pattern)");
+  cache_dir_remove(&c);
+  dlclose(so);
+}
+
+/* No directory of ours (or none at all): searched, nothing published. */
+static void test_cache_needs_private_directory(void **state) {
+  (void)state;
+  struct cache_dir c;
+  cache_dir_make(&c);
+  assert_int_equal(chmod(c.dir, 0755), 0);
+  struct uvdb_libuv lib;
+  assert_int_equal(uvdb_locate_libuv(&lib, c.prefix), 0);
+  char path[512];
+  assert_int_equal(cache_file(&c, path, sizeof(path)), 0);
+  assert_int_equal(uvdb_locate_libuv(&lib, "/nonexistent/uvdb-1.sock"), 0);
+  cache_dir_remove(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_locate_self_by_symtab),
@@ -388,6 +537,9 @@ int main(void) {
       cmocka_unit_test(test_eh_function_bounds),
       cmocka_unit_test(test_signal_event_by_uv_signal_init),
       cmocka_unit_test(test_stripped_shared_libuv),
+      cmocka_unit_test(test_locate_through_cache),
+      cmocka_unit_test(test_stripped_through_cache),
+      cmocka_unit_test(test_cache_needs_private_directory),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
