@@ -1,23 +1,49 @@
 // Child processes' start-up, for follow-children's cost: runs `node -e 0`
-// COUNT times (argv[2], default 20), one after the other, and prints the
-// median and each quartile of the time from spawn to exit, in ms.
+// PAIRS times two (argv[2], default 20), one after the other, each timed
+// from spawn to exit.  Children alternate: one as the environment has it
+// (under uvdb with follow-children on: followed), one with UVDB_FOLLOW=0
+// (as follow-children off would start it), so both kinds see the same
+// machine at the same moments.  Prints each kind's median and the median
+// of the pairs' differences, in ms.
 'use strict';
 const { execFile } = require('child_process');
-const count = Number(process.argv[2] || 20);
-if (!(count >= 1 && count <= 1000)) {
-  console.error('usage: spawn_children.js [COUNT 1..1000]');
+const pairs = Number(process.argv[2] || 20);
+if (!(pairs >= 1 && pairs <= 1000)) {
+  console.error('usage: spawn_children.js [PAIRS 1..1000]');
   process.exit(2);
 }
-const times = [];
-function one() {
+const asIs = process.env;
+const unfollowed = { ...process.env, UVDB_FOLLOW: '0' };
+const times = { on: [], off: [] };
+
+function spawnTimed(env, done) {
   const start = process.hrtime.bigint();
-  execFile(process.execPath, ['-e', '0'], (err) => {
+  execFile(process.execPath, ['-e', '0'], { env }, (err) => {
     if (err) throw err;
-    times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    if (times.length < count) return one();
-    times.sort((a, b) => a - b);
-    const q = (f) => times[Math.min(times.length - 1, Math.floor(f * times.length))].toFixed(2);
-    console.log(`children=${count} p25_ms=${q(0.25)} median_ms=${q(0.5)} p75_ms=${q(0.75)}`);
+    done(Number(process.hrtime.bigint() - start) / 1e6);
   });
 }
-one();
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+function pair(i) {
+  if (i === pairs) {
+    const diffs = times.on.map((t, k) => t - times.off[k]);
+    console.log(`pairs=${pairs} on_median_ms=${median(times.on).toFixed(2)} ` +
+                `off_median_ms=${median(times.off).toFixed(2)} diff_median_ms=${median(diffs).toFixed(2)}`);
+    return;
+  }
+  // which goes first alternates too, against any drift within a pair
+  const order = i % 2 ? ['off', 'on'] : ['on', 'off'];
+  spawnTimed(order[0] === 'on' ? asIs : unfollowed, (a) => {
+    times[order[0]].push(a);
+    spawnTimed(order[1] === 'on' ? asIs : unfollowed, (b) => {
+      times[order[1]].push(b);
+      pair(i + 1);
+    });
+  });
+}
+pair(0);

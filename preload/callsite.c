@@ -24,6 +24,7 @@ struct uv__insn {
   uint8_t flow;    /* it branches, calls, returns or traps */
   uint8_t padding; /* nop or int3: what compilers align with */
   uint8_t ends;    /* control never falls through it (jmp, ret, ud2) */
+  uint8_t icall;   /* an indirect call: a callback's call site, maybe */
 };
 
 /* What one pass over the function learns. */
@@ -57,6 +58,15 @@ static int uv__readable(const char *maps, uintptr_t a, size_t len) {
   return 0;
 }
 
+/* /proc/self/maps, when a function first has a table to check (most have
+ * none); the hooks' reading serves if there was one (a followed child's
+ * start-up pays some 0.2 ms for each). */
+static const char *uv__maps(const char **maps) {
+  if (!*maps)
+    *maps = uvdb_hook_maps_read();
+  return *maps;
+}
+
 static int uv__inside(const struct uv__fn_map *m, uint64_t a) {
   return a >= (uintptr_t)m->fn && a < (uintptr_t)m->fn + m->size;
 }
@@ -64,9 +74,9 @@ static int uv__inside(const struct uv__fn_map *m, uint64_t a) {
 /* A switch's table of absolute addresses (jmp [table + index*8]): every
  * entry that lands in the function is a target.  Reading past the table's
  * end marks more targets than there are, which only refuses more sites. */
-static int uv__absolute_table(struct uv__fn_map *m, const char *maps, uint64_t table) {
+static int uv__absolute_table(struct uv__fn_map *m, const char **maps, uint64_t table) {
   int marked = 0;
-  for (int k = 0; k < MAX_TABLE && uv__readable(maps, table + 8u * (unsigned)k, 8); k++) {
+  for (int k = 0; k < MAX_TABLE && uv__readable(uv__maps(maps), table + 8u * (unsigned)k, 8); k++) {
     uint64_t dest;
     memcpy(&dest, (const void *)(uintptr_t)(table + 8u * (unsigned)k), 8);
     if (!uv__inside(m, dest))
@@ -79,10 +89,10 @@ static int uv__absolute_table(struct uv__fn_map *m, const char *maps, uint64_t t
 /* Position-independent switches load a table of 32-bit offsets from its
  * own address (lea table(%rip)); any rip-relative address the function
  * takes outside itself is read as such a table. */
-static int uv__relative_tables(struct uv__fn_map *m, const char *maps) {
+static int uv__relative_tables(struct uv__fn_map *m, const char **maps) {
   int marked = 0;
   for (int i = 0; i < m->nlea; i++)
-    for (int k = 0; k < MAX_TABLE && uv__readable(maps, m->lea[i] + 4u * (unsigned)k, 4); k++) {
+    for (int k = 0; k < MAX_TABLE && uv__readable(uv__maps(maps), m->lea[i] + 4u * (unsigned)k, 4); k++) {
       int32_t rel;
       memcpy(&rel, (const void *)(uintptr_t)(m->lea[i] + 4u * (unsigned)k), 4);
       uint64_t dest = m->lea[i] + (uint64_t)(int64_t)rel;
@@ -108,12 +118,13 @@ static int uv__is_indirect_call(const ZydisDecodedInstruction *insn, const Zydis
 static int uv__map_function(struct uv__fn_map *m, char *why, size_t cap) {
   ZydisDecoder dec;
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
-  const char *maps = uvdb_hook_self_maps();
+  const char *maps = NULL;
   int abs_marked = 0;
   for (size_t off = 0; off < m->size;) {
+    ZydisDecoderContext ctx;
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, m->fn + off, m->size - off, &insn, ops)))
+    if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, &ctx, m->fn + off, m->size - off, &insn)))
       return uv__why(why, cap, "cannot decode the instruction at +0x%llx", off);
     ZydisInstructionCategory cat = insn.meta.category;
     struct uv__insn *in = &m->insn[m->n++];
@@ -123,6 +134,15 @@ static int uv__map_function(struct uv__fn_map *m, char *why, size_t cap) {
                insn.mnemonic == ZYDIS_MNEMONIC_UD2 || insn.mnemonic == ZYDIS_MNEMONIC_HLT;
     in->padding = insn.mnemonic == ZYDIS_MNEMONIC_NOP || insn.mnemonic == ZYDIS_MNEMONIC_INT3;
     in->ends = cat == ZYDIS_CATEGORY_UNCOND_BR || cat == ZYDIS_CATEGORY_RET || insn.mnemonic == ZYDIS_MNEMONIC_UD2;
+    /* Operands only where they matter (a fifth of the instructions): the
+     * decoding is most of a followed child's start-up cost here. */
+    if (!in->flow && insn.mnemonic != ZYDIS_MNEMONIC_LEA) {
+      off += insn.length;
+      continue;
+    }
+    if (ZYAN_FAILED(ZydisDecoderDecodeOperands(&dec, &ctx, &insn, ops, insn.operand_count)))
+      return uv__why(why, cap, "cannot decode the operands at +0x%llx", off);
+    in->icall = (uint8_t)uv__is_indirect_call(&insn, &ops[0]);
     ZyanU64 dest;
     if ((insn.attributes & ZYDIS_ATTRIB_IS_RELATIVE) && in->flow && ops[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE &&
         ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[0], (ZyanU64)(uintptr_t)(m->fn + off), &dest)) &&
@@ -132,7 +152,7 @@ static int uv__map_function(struct uv__fn_map *m, char *why, size_t cap) {
       m->indirect_jumps++;
       if (ops[0].type == ZYDIS_OPERAND_TYPE_MEMORY && ops[0].mem.base == ZYDIS_REGISTER_NONE &&
           ops[0].mem.index != ZYDIS_REGISTER_NONE && ops[0].mem.scale == 8)
-        abs_marked += uv__absolute_table(m, maps, (uint64_t)ops[0].mem.disp.value);
+        abs_marked += uv__absolute_table(m, &maps, (uint64_t)ops[0].mem.disp.value);
     }
     if (insn.mnemonic == ZYDIS_MNEMONIC_LEA && ops[1].mem.base == ZYDIS_REGISTER_RIP && m->nlea < MAX_RIP_LEAS &&
         ZYAN_SUCCESS(ZydisCalcAbsoluteAddress(&insn, &ops[1], (ZyanU64)(uintptr_t)(m->fn + off), &dest)) &&
@@ -141,7 +161,7 @@ static int uv__map_function(struct uv__fn_map *m, char *why, size_t cap) {
     off += insn.length;
   }
   /* A jump whose targets are unknown could land anywhere: no site then. */
-  if (m->indirect_jumps && !abs_marked && !uv__relative_tables(m, maps))
+  if (m->indirect_jumps && !abs_marked && !uv__relative_tables(m, &maps))
     return uv__why(why, cap, "%llu indirect jumps whose tables uvdb cannot read", (uint64_t)m->indirect_jumps);
   return 0;
 }
@@ -327,8 +347,7 @@ int uvdb_callsites_prepare(const char *name, uint8_t *fn, size_t size, void (*en
   for (size_t i = 0; i < m.n && n < max; i++) {
     ZydisDecodedInstruction insn;
     ZydisDecodedOperand ops[ZYDIS_MAX_OPERAND_COUNT];
-    if (ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, fn + m.insn[i].off, m.insn[i].len, &insn, ops)) ||
-        !uv__is_indirect_call(&insn, &ops[0]))
+    if (!m.insn[i].icall || ZYAN_FAILED(ZydisDecoderDecodeFull(&dec, fn + m.insn[i].off, m.insn[i].len, &insn, ops)))
       continue;
     struct uvdb_callsite *c = &out[n++];
     *c = (struct uvdb_callsite){.fn_name = name, .fn = fn, .call = fn + m.insn[i].off};

@@ -17,6 +17,7 @@
 #define NEAR_REGION_SIZE (64 * 1024)
 #define NEAR_MAX_REGIONS 16
 #define REL32_REACH ((int64_t)0x7fff0000)
+#define SHORT_REACH (UVDB_HOOK_MAX_STOLEN + 130) /* where a rel8 branch into the prologue may sit */
 #define ABS_JMP_LEN 14 /* jmp [rip+0]; .quad target */
 
 struct near_region {
@@ -40,18 +41,25 @@ int uvdb_hook_set_prot(void *addr, size_t len, int prot) {
   return mprotect((void *)start, end - start, prot);
 }
 
+static char uv__maps_buf[256 * 1024];
+static pid_t uv__maps_pid; /* the process uv__maps_buf describes (fork) */
+
 const char *uvdb_hook_self_maps(void) {
-  static char buf[256 * 1024];
   size_t n = 0;
   int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     ssize_t r;
-    while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) > 0)
+    while (n < sizeof(uv__maps_buf) - 1 && (r = read(fd, uv__maps_buf + n, sizeof(uv__maps_buf) - 1 - n)) > 0)
       n += (size_t)r;
     close(fd);
   }
-  buf[n] = '\0';
-  return buf;
+  uv__maps_buf[n] = '\0';
+  uv__maps_pid = n ? getpid() : 0;
+  return uv__maps_buf;
+}
+
+const char *uvdb_hook_maps_read(void) {
+  return uv__maps_pid == getpid() ? uv__maps_buf : uvdb_hook_self_maps();
 }
 
 /* A fresh region at exactly `at`, if nothing is mapped there. */
@@ -173,26 +181,49 @@ static int uv__refuse(struct uvdb_hook *h, const char *fmt, const char *detail) 
 }
 
 /* Does any direct branch in [target, target+size) land strictly inside the
- * bytes we are about to replace?  Then patching would break that path.
- * Only the raw relative offsets are read (minimal decoding, no operands):
- * twice as fast over node's functions, and the constructor of every
- * followed child scans each hooked function whole. */
+ * bytes we are about to replace?  Then patching would break that path. */
+static int uv__lands_in(uintptr_t start, size_t stolen, uintptr_t dest) {
+  return dest > start && dest < start + stolen;
+}
+
 static int uv__jumped_into(const struct uvdb_hook *h, size_t stolen) {
+  uintptr_t start = (uintptr_t)h->target;
+  /* A short branch reaches 128 bytes back at most: only the first bytes,
+   * decoded one instruction after another, can hold one that lands here. */
   ZydisDecoder dec;
   ZydisDecoderInit(&dec, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   ZydisDecoderEnableMode(&dec, ZYDIS_DECODER_MODE_MINIMAL, ZYAN_TRUE);
   ZydisDecoderContext ctx;
   ZydisDecodedInstruction insn;
-  uintptr_t start = (uintptr_t)h->target;
-  for (size_t off = 0; off < h->size;) {
+  size_t near = h->size < SHORT_REACH ? h->size : SHORT_REACH;
+  for (size_t off = 0; off < near;) {
     if (ZYAN_FAILED(ZydisDecoderDecodeInstruction(&dec, &ctx, h->target + off, h->size - off, &insn))) {
       off++;
       continue;
     }
-    uintptr_t dest = start + off + insn.length + (uintptr_t)insn.raw.imm[0].value.s;
-    if (insn.raw.imm[0].is_relative && dest > start && dest < start + stolen)
+    if (insn.raw.imm[0].is_relative &&
+        uv__lands_in(start, stolen, start + off + insn.length + (uintptr_t)insn.raw.imm[0].value.s))
       return 1;
     off += insn.length;
+  }
+  /* Beyond, only a rel32 can: every byte that could begin one (call, jmp,
+   * jcc, xbegin) is read as one, instruction boundary or not.  Decoding
+   * each instruction was most of a followed child's hook preparation; a
+   * false match needs 32 bits to agree, and would only refuse the hook. */
+  const uint8_t *p = h->target;
+  for (size_t off = 0; off + 5 <= h->size; off++) {
+    int32_t rel;
+    size_t end;
+    if (p[off] == 0xe8 || p[off] == 0xe9)
+      end = off + 5;
+    else if (off + 6 <= h->size && ((p[off] == 0x0f && (p[off + 1] & 0xf0) == 0x80) ||
+                                    (p[off] == 0xc7 && p[off + 1] == 0xf8)))
+      end = off + 6;
+    else
+      continue;
+    memcpy(&rel, p + end - 4, 4);
+    if (uv__lands_in(start, stolen, start + end + (uintptr_t)(intptr_t)rel))
+      return 1;
   }
   return 0;
 }

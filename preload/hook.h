@@ -42,6 +42,9 @@ uint8_t *uvdb_hook_alloc_near(const void *near, size_t len);
 uint8_t *uvdb_hook_alloc_near_data(const void *near, size_t len);
 /* /proc/self/maps, read into a static buffer (install time only). */
 const char *uvdb_hook_self_maps(void);
+/* The last reading of this process's, if any (else a fresh one): for what
+ * stays as it was, the mappings of libuv's own code and tables. */
+const char *uvdb_hook_maps_read(void);
 /* The address the first rip-relative mov among fn's first instructions reads. */
 const void *uvdb_hook_first_rip_load(const void *fn, size_t max_insns);
 /* Copy bytes over code (made writable for the copy, then R-X again). */

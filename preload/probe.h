@@ -189,6 +189,7 @@ void uvdb_safepoint_release_signal(void);
 void uvdb_signal_give_back(int sig, void *ours); /* raw syscalls: the agent may call it */
 int uvdb_safepoint_init(void);
 uint32_t uvdb_safepoint_forked(void); /* a forked child: its thread's tid and loops */
+uint64_t uvdb_stack_hi(void);         /* the top of the calling thread's stack (0: unknown) */
 void uvdb_fork_meet(void);            /* a forked child's loop, at a boundary: meet uvdb (probe.c) */
 
 /* Function probes (preload/fprobe.c): `break callback` and `step`. */

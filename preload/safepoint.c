@@ -41,6 +41,30 @@ uint32_t uvdb_safepoint_forked(void) {
   return was;
 }
 
+uint64_t uvdb_stack_hi(void) {
+  /* glibc reads /proc/self/maps for the main thread's stack (a node
+   * child's maps: some 0.3 ms a reading), so that one is kept, per process:
+   * a forked child's main thread is the thread that forked. */
+  static pid_t main_pid;
+  static uint64_t main_hi;
+  pid_t pid = (pid_t)uvdb_sys0(SYS_getpid);
+  int main_thread = uv__gettid() == (uint32_t)pid;
+  if (main_thread && main_pid == pid)
+    return main_hi;
+  pthread_attr_t attr;
+  void *lo;
+  size_t size;
+  uint64_t hi = 0;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+      hi = (uint64_t)(uintptr_t)lo + size;
+    pthread_attr_destroy(&attr);
+  }
+  if (main_thread && hi)
+    main_hi = hi, main_pid = pid;
+  return hi;
+}
+
 /* Loop ids: 1 is the first loop run on the main thread, as gdb's thread 1
  * (Node runs a loop of its own on a platform thread before its main one);
  * the others are numbered from 2 in the order they first run. */
@@ -64,14 +88,7 @@ struct uvdb_loop *uvdb_loop_get(void *loop) {
       continue;
     }
     l->id = (uint16_t)(i + 1);
-    pthread_attr_t attr;
-    void *stack_lo;
-    size_t stack_size;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-      if (pthread_attr_getstack(&attr, &stack_lo, &stack_size) == 0)
-        l->stack_hi = (uint64_t)(uintptr_t)stack_lo + stack_size;
-      pthread_attr_destroy(&attr);
-    }
+    l->stack_hi = uvdb_stack_hi();
     atomic_store(&l->armed, atomic_load(&uvdb_probe.bp_mask[0]) |
                                 (l->id < UVDB_BP_SLOTS ? atomic_load(&uvdb_probe.bp_mask[l->id]) : 0));
     atomic_store(&l->phase, -1);

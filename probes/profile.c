@@ -101,14 +101,7 @@ void uvdb_profile_thread(int role) {
     t = &uv__threads[i];
     t->timer = -1;
   }
-  pthread_attr_t attr;
-  void *lo;
-  size_t size;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    if (pthread_attr_getstack(&attr, &lo, &size) == 0)
-      t->stack_hi = (uint64_t)(uintptr_t)lo + size;
-    pthread_attr_destroy(&attr);
-  }
+  t->stack_hi = uvdb_stack_hi();
   t->role = role;
   atomic_store(&t->tid, tid);
   uv__timer_start(t);

@@ -450,6 +450,35 @@ static uint32_t repl_loop_entry(uint32_t x) {
   return orig_loop_entry(x);
 }
 
+/* From beyond a short branch's reach (300 bytes of nops between), where
+ * branches are found by their bytes: jne, jmp and call rel32 to byte 2
+ * refuse; with a ret in the branch's place the hook is prepared. */
+static void test_refuse_jumped_into_from_afar(void **state) {
+  (void)state;
+  static const uint8_t head[] = {0x31, 0xc0, 0xff, 0xc0, 0xff, 0xcf}; /* xor eax,eax; inc eax; dec edi */
+  static const uint8_t tails[][6] = {{0x0f, 0x85}, {0xe9}, {0xe8}};
+  static const size_t tail_len[] = {6, 5, 5};
+  for (size_t t = 0; t < 3; t++) {
+    uint8_t far[6 + 300 + 6 + 1];
+    memcpy(far, head, 6);
+    memset(far + 6, 0x90, 300);
+    size_t at = 6 + 300;
+    memcpy(far + at, tails[t], tail_len[t] - 4);
+    int32_t rel = (int32_t)(2 - (int64_t)(at + tail_len[t]));
+    memcpy(far + at + tail_len[t] - 4, &rel, 4);
+    far[at + tail_len[t]] = 0xc3;
+    size_t len = at + tail_len[t] + 1;
+    assert_refused(far, len, len, "lands inside");
+    far[at] = 0xc3; /* the branch gone: its bytes no longer begin one */
+    memset(far + at + 1, 0x90, tail_len[t] - 1);
+    struct uvdb_hook h;
+    uint8_t *c = code_new(far, len);
+    hook_init(&h, "far", c, len, (void *)repl_loop_entry, (void **)&orig_loop_entry);
+    assert_int_equal(uvdb_hook_prepare(&h), 0);
+    code_free(c);
+  }
+}
+
 /* A branch back to the entry itself (byte 0) is not "jumped into": it lands
  * on the patched jmp, as a recursive call of the function would.
  * 0: mov eax, edi ; 2: dec edi ; 4: nop ; 5: jg 0 (7f f9) ; 7: ret
@@ -551,6 +580,7 @@ int main(void) {
       cmocka_unit_test(test_jcc_rel8_widened),
       cmocka_unit_test(test_refuse_too_short),
       cmocka_unit_test(test_refuse_jumped_into),
+      cmocka_unit_test(test_refuse_jumped_into_from_afar),
       cmocka_unit_test(test_branch_to_entry_allowed),
       cmocka_unit_test(test_remove_restores),
       cmocka_unit_test(test_alloc_near),
