@@ -135,6 +135,22 @@ static void uv__name_pending(struct session *s, struct recorder *rc, double budg
   uv__flush_symbols(rc);
 }
 
+/* The symbols of the program's code that holds libuv (node itself, its
+ * largest table), read as the image says hello rather than at its first
+ * stack: the recording's memory is then what it will stay, from its start,
+ * and the drain never waits on that reading later.  The name goes into the
+ * recording like any other. */
+static void uv__name_early(struct recorder *rc, struct session *s) {
+  if (!(rc->classes & (REC_EV_SAMPLES | REC_EV_BLOCKING)))
+    return; /* no stacks to name */
+  const char *hook = strstr(s->probe_info, "hook=uv_run\t");
+  const char *addr = hook ? strchr(hook + 12, '\t') : NULL;
+  uint64_t pc = addr ? strtoull(addr + 1, NULL, 16) : 0;
+  if (pc && !uv__seen(rc, pc))
+    uv__name(s, rc, pc, pc);
+  uv__flush_symbols(rc);
+}
+
 /* ---- the feeds: the live drain, and the replay with no recorder ---- */
 
 static unsigned uv__class_of(uint16_t type) {
@@ -342,6 +358,7 @@ static void uv__record_hello(struct recorder *rc, struct session *s, const char 
   rec_write(rc->w, REC_INFO, own, (size_t)n, s->probe_info, strnlen(s->probe_info, sizeof(s->probe_info)));
   rc->shm = s->shm;
   rc->maps_crc = 0;
+  uv__name_early(rc, s);
 }
 
 /* ---- the command ---- */
