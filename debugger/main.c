@@ -4,6 +4,7 @@
 #include "uvdb.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <readline/history.h>
 #include <readline/readline.h>
 #include <stdlib.h>
@@ -74,6 +75,36 @@ static char *uv__read_prompt_line(void *ctx) {
   return uvdb_read_file_line(stdin);
 }
 
+/* While uvdb waits for a command, a followed child's hello is answered at
+ * once (its probe waits for the answer before the child runs on). */
+static int uv__greet_at_prompt(void) {
+  struct pollfd p = {uvdb_session.listen_fd, POLLIN, 0};
+  if (uvdb_session.listen_fd < 0 || poll(&p, 1, 0) <= 0)
+    return 0;
+  rl_clear_visible_line(); /* "[New inferior ...]" on a line of its own, the prompt redrawn after */
+  session_greet_waiting(&uvdb_session);
+  fflush(stdout);
+  rl_forced_update_display();
+  return 0;
+}
+
+/* A line from a pipe: until one comes (stdio's buffer empty, nothing on the
+ * descriptor), hellos are answered as they come. */
+static char *uv__pipe_line(char *buf, int cap) {
+  while (stdin->_IO_read_ptr >= stdin->_IO_read_end && uvdb_session.listen_fd >= 0) {
+    struct pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {uvdb_session.listen_fd, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0 && errno != EINTR)
+      break;
+    if (p[1].revents & POLLIN) {
+      session_greet_waiting(&uvdb_session);
+      fflush(stdout);
+    }
+    if (p[0].revents)
+      break;
+  }
+  return fgets(buf, cap, stdin);
+}
+
 static void uv__interactive(struct session *s) {
   int tty = isatty(STDIN_FILENO);
   uvdb_reader = uv__read_prompt_line, uvdb_reader_ctx = NULL, uvdb_reader_is_tty = tty;
@@ -81,6 +112,7 @@ static void uv__interactive(struct session *s) {
   if (tty) {
     rl_readline_name = "uvdb";
     rl_attempted_completion_function = uv__complete;
+    rl_event_hook = uv__greet_at_prompt; /* called about ten times a second while readline waits */
     const char *home = getenv("HOME");
     if (home) {
       snprintf(hist, sizeof(hist), "%s/.uvdb_history", home);
@@ -96,7 +128,7 @@ static void uv__interactive(struct session *s) {
     } else {
       static char buf[4096];
       fflush(stdout); /* what a script driving uvdb through a pipe waits for */
-      line = fgets(buf, sizeof(buf), stdin) ? strdup(buf) : NULL;
+      line = uv__pipe_line(buf, sizeof(buf)) ? strdup(buf) : NULL;
       if (line)
         line[strcspn(line, "\n")] = '\0';
     }

@@ -561,6 +561,19 @@ static int uv__poll_once(struct session *s, int flowing) {
   return busy;
 }
 
+int session_greet_waiting(struct session *s) {
+  int met = 0;
+  struct pollfd p = {s->listen_fd, POLLIN, 0};
+  while (s->listen_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+    int fd = uvdb_accept(s->listen_fd);
+    if (fd < 0)
+      break;
+    uv__handshake(s, fd);
+    met++;
+  }
+  return met;
+}
+
 void session_poll_others(void) {
   for (int i = 0; i < inferior_count(); i++)
     uv__poll_other(inferior_at(i));

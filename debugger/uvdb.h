@@ -234,6 +234,9 @@ int cmd_inferior(struct session *s, int argc, char **argv);
 void session_release(struct session *s);
 const char *session_state_name(enum target_state st); /* none, running, stopped, exited */
 void session_poll_others(void); /* the inferiors not current: drained, their ends seen */
+/* The hellos waiting on the socket, answered (a child that started while
+ * uvdb sat at its prompt); how many.  Reads no ring. */
+int session_greet_waiting(struct session *s);
 
 extern struct session uvdb_session;
 

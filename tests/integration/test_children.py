@@ -12,6 +12,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_loop import NODE, SRC, TIMEOUT, example, find, uvdb  # noqa: E402
+from test_faults import Session  # noqa: E402
 
 CLUSTER = os.path.join(SRC, "examples", "node", "12-cluster.js")
 
@@ -103,6 +104,30 @@ class Cluster(unittest.TestCase):
         rc, objs, out, err = uvdb(["set follow-children maybe"], None)
         self.assertIn("follow-children takes", find(objs, "error"))
 
+
+
+class ChildrenWhileAtThePrompt(unittest.TestCase):
+    """`run &`, then no command: the workers the primary starts meanwhile
+    are answered at once (their probes wait for the answer), not at the
+    next command."""
+
+    def test_workers_join_while_uvdb_waits_for_a_command(self):
+        s = Session([NODE, CLUSTER])
+        try:
+            run = s.command("run &", "run")
+            self.assertEqual(run["state"], "running")
+            news = [s.expect("inferior"), s.expect("inferior")]  # not one command sent meanwhile
+            self.assertEqual(sorted((e["event"], e["id"]) for e in news), [("new", 2), ("new", 3)])
+            self.assertTrue(all(e["parent"] == run["pid"] for e in news), news)
+            s.until_line("primary: both workers done")
+            inferiors = s.command("info inferiors", "info_inferiors")
+            self.assertEqual([i["id"] for i in inferiors], [1, 2, 3])
+            for w in inferiors[1:]:  # traced from their start: every tick an iteration, or two in one
+                self.assertEqual(w["parent"], run["pid"])
+                self.assertGreaterEqual(w["iterations"], 10)
+            self.assertIn("worker 1: 40 ticks, fib 46368", s.other)
+        finally:
+            s.close()
 
 
 class ForkWithoutExec(unittest.TestCase):

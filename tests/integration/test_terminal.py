@@ -132,6 +132,33 @@ class Colour(unittest.TestCase):
         self.assertNotIn(ESC, out)
 
 
+class Prompt(unittest.TestCase):
+    def test_a_child_met_at_the_prompt_gets_a_line_and_the_prompt_back(self):
+        """`run &` and readline waiting: the cluster's workers are announced
+        as they start, each on a line of its own, and the prompt redrawn."""
+        master, slave = pty.openpty()
+        cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "node",
+                               "12-cluster.js")
+        p = subprocess.Popen([UVDB, "-nx", "-q", "-ex", "run &", "--", "node", cluster], stdin=slave, stdout=slave,
+                             stderr=slave, env=clean_env(), close_fds=True)
+        os.close(slave)
+        out, deadline = b"", time.monotonic() + TIMEOUT
+        try:
+            while b"primary: both workers done" not in out and time.monotonic() < deadline:
+                if select.select([master], [], [], 1)[0]:
+                    out += os.read(master, 65536)  # nothing typed meanwhile
+        finally:
+            p.kill()
+            p.wait(timeout=TIMEOUT)
+            os.close(master)
+        shown = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out)  # the carriage returns kept
+        # each at the start of a line (the prompt's line cleared for the first)
+        news = re.findall(rb"(?<=[\r\n])\[New inferior (\d) \(process \d+, started by \d+\)\]\r\n", shown)
+        self.assertEqual(sorted(news), [b"2", b"3"], shown)
+        after = shown[shown.rindex(b"[New inferior"):]
+        self.assertIn(b"\n(uvdb) ", after)  # the prompt, redrawn under the announcements
+
+
 class Progress(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
