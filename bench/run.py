@@ -793,6 +793,19 @@ def machine():
     return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, node {node}; {pin}"
 
 
+def server_rows(build, uvdb, loadgen, rounds):
+    return [
+        server_under_load("C: TCP echo server (libuv.so.1) under loopback load, lag, durations and watchdog on",
+                          uvdb, loadgen, lambda port, n: [os.path.join(build, "bench", "echo_server"),
+                                                          str(port), str(n)],
+                          "echo", rounds, 200000, 20000),
+        server_under_load("Node: HTTP server under loopback load, lag, durations and watchdog on",
+                          uvdb, loadgen, lambda port, n: ["node", os.path.join(ROOT, "bench", "http_server.js"),
+                                                          str(port), str(n)],
+                          "http", rounds, 60000, 10000),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -806,7 +819,8 @@ def main():
             "profiler_cost": lambda: [profiler_cost(uvdb, a.rounds)], "symbolize_speed": lambda: [symbolize_speed(uvdb)],
             "children_startup": lambda: [children_startup(uvdb, a.rounds)],
             "loop_bound_rows": lambda: loop_bound_rows(a.build, uvdb, a.rounds),
-            "record_under_load": lambda: [record_row(uvdb, loadgen)]}
+            "record_under_load": lambda: [record_row(uvdb, loadgen)],
+            "server_rows": lambda: server_rows(a.build, uvdb, loadgen, a.rounds)}
     if a.only:
         for r in only[a.only]():
             print(json.dumps(r))
@@ -820,14 +834,7 @@ def main():
                  ["node", os.path.join(ROOT, "bench", "fs_stat.js"), "100000", "64"], a.rounds),
         fs_bound("C: 100k uv_fs_stat, 64 in flight (libuv static), every thread-pool job recorded", uvdb,
                  [os.path.join(a.build, "bench", "fs_stat"), "100000", "64"], a.rounds),
-        server_under_load("C: TCP echo server (libuv.so.1) under loopback load, lag, durations and watchdog on",
-                          uvdb, loadgen, lambda port, n: [os.path.join(a.build, "bench", "echo_server"),
-                                                          str(port), str(n)],
-                          "echo", a.rounds, 200000, 20000),
-        server_under_load("Node: HTTP server under loopback load, lag, durations and watchdog on",
-                          uvdb, loadgen, lambda port, n: ["node", os.path.join(ROOT, "bench", "http_server.js"),
-                                                          str(port), str(n)],
-                          "http", a.rounds, 60000, 10000),
+    ] + server_rows(a.build, uvdb, loadgen, a.rounds) + [
         record_row(uvdb, loadgen),
     ] + attach_rows(uvdb, loadgen) + [profiler_cost(uvdb, a.rounds), symbolize_speed(uvdb),
                                                children_startup(uvdb, a.rounds)]
