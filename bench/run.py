@@ -38,6 +38,23 @@ TARGET_CPU = ["taskset", "-c", "1"] if PIN else []
 DEBUGGER_CPU = ["taskset", "-c", "0"] if PIN else []
 
 
+def paired(rounds, first, second):
+    """Each round runs both sides back to back, which goes first in turn:
+    the machine's drift (this one's speed moves by 10-15% from one second
+    to the next) then falls on both sides of a pair alike, and a figure is
+    the median of the pairs' differences or ratios, not a difference of
+    two medians taken at different moments.  Returns both lists, in pairs."""
+    a, b = [], []
+    for i in range(rounds):
+        if i % 2 == 0:
+            a.append(first())
+            b.append(second())
+        else:
+            b.append(second())
+            a.append(first())
+    return a, b
+
+
 def run_plain(cmd):
     return parse_ns(subprocess.run(TARGET_CPU + cmd, capture_output=True, text=True, check=True).stdout)
 
@@ -55,15 +72,11 @@ def run_probed(uvdb, cmd, settings=()):
 
 
 def loop_bound(name, uvdb, cmd, rounds, budget_ratio, settings=()):
-    base, probed, dropped, events = [], [], 0, 0
-    for _ in range(rounds):
-        base.append(run_plain(cmd))
-        ns, d, ev = run_probed(uvdb, cmd, settings)
-        probed.append(ns)
-        dropped += d
-        events = ev
+    base, runs = paired(rounds, lambda: run_plain(cmd), lambda: run_probed(uvdb, cmd, settings))
+    probed = [ns for ns, _, _ in runs]
+    dropped, events = sum(d for _, d, _ in runs), runs[-1][2]
     b, p = statistics.median(base), statistics.median(probed)
-    ratio = b / p
+    ratio = statistics.median(x / y for x, y in zip(base, probed))
     return {
         "figure": name,
         "baseline": f"{b:.1f} ns/iteration",
@@ -71,7 +84,8 @@ def loop_bound(name, uvdb, cmd, rounds, budget_ratio, settings=()):
         "ratio": f"{ratio * 100:.1f}% of unprobed speed",
         "budget": f">= {budget_ratio * 100:.0f}%",
         "pass": ratio >= budget_ratio and dropped == 0,
-        "note": f"{events} phase, iteration and callback records per run, {dropped} dropped in {rounds} runs"
+        "note": f"{events} phase, iteration and callback records per run, {dropped} dropped in {rounds} runs; "
+                f"the ratio is the median of the {rounds} pairs'"
                 f"{' (' + ', '.join(settings) + ')' if settings else ''}; "
                 f"+{p - b:.1f} ns per iteration",
     }
@@ -109,13 +123,12 @@ def armed_not_hit(build, uvdb, rounds):
     """A breakpoint on a loop that never runs arms every safepoint's slow path;
     the C idle loop passes 7 safepoints an iteration."""
     cmd = [os.path.join(build, "bench", "idle_loop"), "2000000"]
-    plain, armed = [], []
-    for _ in range(rounds):
-        for args, out in (([], plain), (["-ex", "break phase poll loop 63"], armed)):
-            p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", *args, "-ex", "run", "--", *TARGET_CPU, *cmd],
-                               capture_output=True, text=True, check=True)
-            out.append(parse_ns(p.stdout))
-    per_phase = (statistics.median(armed) - statistics.median(plain)) / 7
+    def one(args):
+        p = subprocess.run(DEBUGGER_CPU + [uvdb, "--batch", *args, "-ex", "run", "--", *TARGET_CPU, *cmd],
+                           capture_output=True, text=True, check=True)
+        return parse_ns(p.stdout)
+    plain, armed = paired(rounds, lambda: one([]), lambda: one(["-ex", "break phase poll loop 63"]))
+    per_phase = statistics.median(a - p for p, a in zip(plain, armed)) / 7
     return {
         "figure": "breakpoint armed but not hit, C idle loop",
         "baseline": f"{statistics.median(plain):.1f} ns/iteration",
@@ -123,7 +136,8 @@ def armed_not_hit(build, uvdb, rounds):
         "ratio": f"{per_phase:+.2f} ns per phase",
         "budget": "<= 5 ns per phase",
         "pass": per_phase <= 5,
-        "note": "probed with and without `break phase poll loop 63`; 7 safepoints an iteration",
+        "note": f"probed with and without `break phase poll loop 63`; 7 safepoints an iteration; the median of "
+                f"{rounds} pairs' differences",
     }
 
 
@@ -306,20 +320,16 @@ def fs_bound(name, uvdb, cmd, rounds, budget_ratio=0.98):
     report their CPU time and context switches per stat: with the loop and
     the pool's four workers on one CPU, the pace is set by how often they
     hand over, which the probe's work on the loop thread changes."""
-    base, probed, dropped, jobs = [], [], 0, None
-    for _ in range(rounds):
-        base.append(run_bounded(TARGET_CPU + cmd, 300))
-        out = run_bounded(DEBUGGER_CPU + [uvdb, "--batch", "--json", "-ex", "run", "-ex", "info threadpool", "--",
-                                          *TARGET_CPU, *cmd], 300)
-        run = next(json.loads(l)["run"] for l in out.splitlines() if l.startswith('{"run"'))
-        pool = next(json.loads(l)["info_threadpool"] for l in out.splitlines()
-                    if l.startswith('{"info_threadpool"'))
-        probed.append(out)
-        dropped += run["dropped"]
-        jobs = pool["done"]
+    base, probed = paired(rounds, lambda: run_bounded(TARGET_CPU + cmd, 300),
+                          lambda: run_bounded(DEBUGGER_CPU + [uvdb, "--batch", "--json", "-ex", "run", "-ex",
+                                                              "info threadpool", "--", *TARGET_CPU, *cmd], 300))
+    dropped = sum(next(json.loads(l)["run"]["dropped"] for l in out.splitlines() if l.startswith('{"run"'))
+                  for out in probed)
+    jobs = next(json.loads(l)["info_threadpool"]["done"] for l in probed[-1].splitlines()
+                if l.startswith('{"info_threadpool"'))
     med = lambda outs, key: statistics.median(parse_ns(o, key) for o in outs)
     b, pr = med(base, "ns_per_op"), med(probed, "ns_per_op")
-    ratio = b / pr
+    ratio = statistics.median(parse_ns(x, "ns_per_op") / parse_ns(y, "ns_per_op") for x, y in zip(base, probed))
     libuv = re.search(r"libuv=(\S+)", base[0]).group(1)
     return {
         "figure": name,
@@ -329,8 +339,9 @@ def fs_bound(name, uvdb, cmd, rounds, budget_ratio=0.98):
         "budget": f">= {budget_ratio * 100:.0f}%",
         "pass": ratio >= budget_ratio and dropped == 0,
         "note": f"libuv {libuv}; {jobs} thread-pool jobs recorded in the last run, {dropped} records dropped in "
-                f"{rounds} runs; CPU {med(base, 'cpu_ns_per_op'):.0f} against {med(probed, 'cpu_ns_per_op'):.0f} "
-                f"ns/stat, context switches {med(base, 'switches_per_op'):.2f} against "
+                f"{rounds} runs; the ratio is the median of the {rounds} pairs'; "
+                f"CPU {med(base, 'cpu_ns_per_op'):.0f} against {med(probed, 'cpu_ns_per_op'):.0f} ns/stat, "
+                f"context switches {med(base, 'switches_per_op'):.2f} against "
                 f"{med(probed, 'switches_per_op'):.2f} a stat",
     }
 
@@ -793,6 +804,15 @@ def machine():
     return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, node {node}; {pin}"
 
 
+def fs_rows(build, uvdb, rounds):
+    return [
+        fs_bound("Node: 100k fs.stat, 64 in flight, every thread-pool job recorded", uvdb,
+                 ["node", os.path.join(ROOT, "bench", "fs_stat.js"), "100000", "64"], rounds),
+        fs_bound("C: 100k uv_fs_stat, 64 in flight (libuv static), every thread-pool job recorded", uvdb,
+                 [os.path.join(build, "bench", "fs_stat"), "100000", "64"], rounds),
+    ]
+
+
 def server_rows(build, uvdb, loadgen, rounds):
     return [
         server_under_load("C: TCP echo server (libuv.so.1) under loopback load, lag, durations and watchdog on",
@@ -820,7 +840,9 @@ def main():
             "children_startup": lambda: [children_startup(uvdb, a.rounds)],
             "loop_bound_rows": lambda: loop_bound_rows(a.build, uvdb, a.rounds),
             "record_under_load": lambda: [record_row(uvdb, loadgen)],
-            "server_rows": lambda: server_rows(a.build, uvdb, loadgen, a.rounds)}
+            "server_rows": lambda: server_rows(a.build, uvdb, loadgen, a.rounds),
+            "armed_not_hit": lambda: [armed_not_hit(a.build, uvdb, a.rounds)],
+            "fs_rows": lambda: fs_rows(a.build, uvdb, a.rounds)}
     if a.only:
         for r in only[a.only]():
             print(json.dumps(r))
@@ -830,11 +852,7 @@ def main():
         hit_cost(a.build, uvdb, 5),
         callback_probe_disarmed(a.build, uvdb, a.rounds),
         callback_hit_cost(a.build, uvdb, 5),
-        fs_bound("Node: 100k fs.stat, 64 in flight, every thread-pool job recorded", uvdb,
-                 ["node", os.path.join(ROOT, "bench", "fs_stat.js"), "100000", "64"], a.rounds),
-        fs_bound("C: 100k uv_fs_stat, 64 in flight (libuv static), every thread-pool job recorded", uvdb,
-                 [os.path.join(a.build, "bench", "fs_stat"), "100000", "64"], a.rounds),
-    ] + server_rows(a.build, uvdb, loadgen, a.rounds) + [
+    ] + fs_rows(a.build, uvdb, a.rounds) + server_rows(a.build, uvdb, loadgen, a.rounds) + [
         record_row(uvdb, loadgen),
     ] + attach_rows(uvdb, loadgen) + [profiler_cost(uvdb, a.rounds), symbolize_speed(uvdb),
                                                children_startup(uvdb, a.rounds)]

@@ -361,7 +361,7 @@ static void uv__atfork_child(void) {
   uint32_t parent_tid = uvdb_safepoint_forked();
   if (uv__followed_child() && uv__found > 0) {
     atomic_store(&uvdb_probe.fork_meet, parent_tid + 1);
-    atomic_store(&uvdb_probe.attention, 1);
+    atomic_store(&uvdb_probe.attention, UVDB_ATTN_ALL);
   }
 }
 

@@ -35,7 +35,7 @@ struct uvdb_loop {
 struct uvdb_probe_state {
   /* Read by every hook: alone on the first cache line, written rarely. */
   _Alignas(64) _Atomic int active; /* hooks emit only while a debugger listens */
-  _Atomic int attention;           /* non-zero: safepoints take the slow path */
+  _Atomic int attention;           /* UVDB_ATTN_*: whether safepoints look further */
   int pending_first;               /* libuv >= 1.45: pending opens an iteration */
   _Alignas(64) _Atomic int pause_req; /* park loops of pause_tid at the next safepoint */
   _Atomic uint32_t pause_tid;
@@ -152,15 +152,24 @@ struct uvdb_loop *uvdb_loop_get(void *loop);
 int uvdb_safepoint_slow(struct uvdb_loop *l, int phase, uint64_t iteration);
 void uvdb_loop_closed(void *loop); /* uv_loop_close succeeded on it */
 
+/* uvdb_probe.attention: nothing to look at; breakpoints armed (each loop's
+ * `armed` says where); or something more (a pause asked for, a stretch the
+ * watchdog caught, V8 names to start, a fork to meet), which the slow path
+ * sorts out. */
+enum { UVDB_ATTN_NONE, UVDB_ATTN_ARMED, UVDB_ATTN_ALL };
+
 /* Is there anything for this loop at this phase?  Inline and cheap when a
  * breakpoint is armed elsewhere: one load from the loop's own slot. */
 static inline int uvdb_safepoint_wanted(const struct uvdb_loop *l, int phase) {
-  return uvdb_unlikely(atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed)) &&
-         (((atomic_load_explicit(&l->armed, memory_order_relaxed) >> phase) & 1) ||
-          atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed) ||
-          atomic_load_explicit(&l->blocked_since, memory_order_relaxed) ||
-          atomic_load_explicit(&uvdb_probe.jit_work, memory_order_relaxed) ||
-          atomic_load_explicit(&uvdb_probe.fork_meet, memory_order_relaxed));
+  int a = atomic_load_explicit(&uvdb_probe.attention, memory_order_relaxed);
+  if (uvdb_likely(a == UVDB_ATTN_NONE))
+    return 0;
+  if ((atomic_load_explicit(&l->armed, memory_order_relaxed) >> phase) & 1)
+    return 1;
+  return a == UVDB_ATTN_ALL && (atomic_load_explicit(&uvdb_probe.pause_req, memory_order_relaxed) ||
+                                atomic_load_explicit(&l->blocked_since, memory_order_relaxed) ||
+                                atomic_load_explicit(&uvdb_probe.jit_work, memory_order_relaxed) ||
+                                atomic_load_explicit(&uvdb_probe.fork_meet, memory_order_relaxed));
 }
 
 /* A boundary at time t, phase `phase` beginning: the watchdog's clock. */

@@ -209,11 +209,12 @@ void uvdb_park(struct uvdb_loop *l, uint32_t reason, int phase, uint64_t iter, c
  * with a command arriving): stale, it only sends safepoints down the slow
  * path until the next command. */
 void uvdb_recompute_attention(void) {
-  uint32_t any =
-      atomic_load(&uvdb_probe.pause_req) || uvdb_watchdog_pending() || atomic_load(&uvdb_probe.jit_work) ? 1 : 0;
-  for (unsigned i = 0; i < UVDB_BP_SLOTS && !any; i++)
-    any = atomic_load_explicit(&uvdb_probe.bp_mask[i], memory_order_relaxed);
-  atomic_store(&uvdb_probe.attention, any != 0);
+  int more = atomic_load(&uvdb_probe.pause_req) || uvdb_watchdog_pending() || atomic_load(&uvdb_probe.jit_work) ||
+             atomic_load(&uvdb_probe.fork_meet);
+  uint32_t armed = 0;
+  for (unsigned i = 0; i < UVDB_BP_SLOTS && !armed; i++)
+    armed = atomic_load_explicit(&uvdb_probe.bp_mask[i], memory_order_relaxed);
+  atomic_store(&uvdb_probe.attention, more ? UVDB_ATTN_ALL : armed ? UVDB_ATTN_ARMED : UVDB_ATTN_NONE);
 }
 
 static int uv__wants_pause(struct uvdb_loop *l) {
@@ -402,7 +403,7 @@ void uvdb_request_pause(uint32_t tid, uint32_t reason) {
   atomic_store(&uvdb_probe.pause_tid, tid);
   atomic_store(&uvdb_probe.pause_reason, reason);
   atomic_store(&uvdb_probe.pause_req, 1);
-  atomic_store(&uvdb_probe.attention, 1);
+  atomic_store(&uvdb_probe.attention, UVDB_ATTN_ALL);
   if (!uvdb_probe.kick_signal)
     return;
   for (int i = 0; i < UVDB_MAX_LOOPS; i++) {

@@ -130,7 +130,7 @@ void uvdb_watchdog_tick(void) {
       atomic_store(&l->blocked_last_sample, 0);
       atomic_store(&l->blocked_phase, (uint32_t)atomic_load(&l->phase_now));
       atomic_store(&l->blocked_since, since);
-      atomic_store(&uvdb_probe.attention, 1); /* its end is reported at the loop's next boundary */
+      atomic_store(&uvdb_probe.attention, UVDB_ATTN_ALL); /* its end is reported at the loop's next boundary */
     }
     uint64_t last = atomic_load(&l->blocked_last_sample);
     if (atomic_load(&l->blocked_samples) < MAX_BLOCKED_SAMPLES && (!last || now - last >= threshold / 2)) {
