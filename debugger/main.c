@@ -78,8 +78,7 @@ static char *uv__read_prompt_line(void *ctx) {
 /* While uvdb waits for a command, a followed child's hello is answered at
  * once (its probe waits for the answer before the child runs on). */
 static int uv__greet_at_prompt(void) {
-  struct pollfd p = {uvdb_session.listen_fd, POLLIN, 0};
-  if (uvdb_session.listen_fd < 0 || poll(&p, 1, 0) <= 0)
+  if (!session_hello_waiting(&uvdb_session))
     return 0;
   rl_clear_visible_line(); /* "[New inferior ...]" on a line of its own, the prompt redrawn after */
   session_greet_waiting(&uvdb_session);

@@ -561,10 +561,14 @@ static int uv__poll_once(struct session *s, int flowing) {
   return busy;
 }
 
+int session_hello_waiting(const struct session *s) {
+  struct pollfd p = {s->listen_fd, POLLIN, 0};
+  return s->listen_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 int session_greet_waiting(struct session *s) {
   int met = 0;
-  struct pollfd p = {s->listen_fd, POLLIN, 0};
-  while (s->listen_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN)) {
+  while (session_hello_waiting(s)) {
     int fd = uvdb_accept(s->listen_fd);
     if (fd < 0)
       break;
@@ -782,8 +786,7 @@ void session_leave(struct session *s) {
 /* While the probe loads in an attached process, its hello is answered. */
 static void uv__attach_service(void *arg) {
   struct session *s = arg;
-  struct pollfd p = {s->listen_fd, POLLIN, 0};
-  if (!s->probe_connected && poll(&p, 1, 0) > 0) {
+  if (!s->probe_connected && session_hello_waiting(s)) {
     int fd = uvdb_accept(s->listen_fd);
     if (fd >= 0)
       uv__handshake(s, fd);

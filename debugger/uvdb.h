@@ -237,6 +237,7 @@ void session_poll_others(void); /* the inferiors not current: drained, their end
 /* The hellos waiting on the socket, answered (a child that started while
  * uvdb sat at its prompt); how many.  Reads no ring. */
 int session_greet_waiting(struct session *s);
+int session_hello_waiting(const struct session *s); /* a connection waits on the socket */
 
 extern struct session uvdb_session;
 
