@@ -10,7 +10,9 @@
  * p50_us=... p99_us=... over all its slices, and slice_... the medians of
  * its slices' figures, which a burst of other work moves less.  Bounded: it
  * gives up (exit 1) after --timeout seconds, or if a server cannot be
- * reached in --connect-timeout seconds. */
+ * reached in --connect-timeout seconds.  With --hold it goes on after the
+ * timed answers, untimed, until SIGUSR1 (then held=ANSWERS): load that
+ * lasts exactly as long as a test needs it, however slow the machine. */
 #define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,10 +68,14 @@ static struct {
   long requests, warmup;
   size_t echo_size;
   double timeout_s, connect_timeout_s;
-} opt = {MODE_ECHO, 0, 32, 20, 200000, 20000, 64, 120, 15};
+  int hold;
+} opt = {MODE_ECHO, 0, 32, 20, 200000, 20000, 64, 120, 15, 0};
 
 static struct side sides[MAX_SIDES];
 static uv_timer_t deadline;
+static uv_signal_t release; /* --hold: SIGUSR1 ends the held load */
+static int released;
+static long held;
 static char request[MAX_SIDES][MAX_ECHO_SIZE];
 static size_t request_len[MAX_SIDES];
 static uint64_t started_at;
@@ -117,11 +123,11 @@ static void report(const struct side *s) {
   sort_u64(s->latencies, n);
   printf("loadgen port=%d mode=%s connections=%d requests=%ld seconds=%.3f requests_per_s=%.1f p50_us=%.1f "
          "p90_us=%.1f p99_us=%.1f max_us=%.1f slices=%d slice_requests_per_s=%.1f slice_p50_us=%.1f "
-         "slice_p99_us=%.1f\n",
+         "slice_p99_us=%.1f held=%ld\n",
          s->port, opt.mode == MODE_ECHO ? "echo" : "http", opt.connections, n, seconds, (double)n / seconds,
          percentile_us(s->latencies, n, 0.50), percentile_us(s->latencies, n, 0.90),
          percentile_us(s->latencies, n, 0.99), (double)s->latencies[n - 1] / 1e3, s->slices_done,
-         median(rate, s->slices_done), median(p50, s->slices_done), median(p99, s->slices_done));
+         median(rate, s->slices_done), median(p50, s->slices_done), median(p99, s->slices_done), held);
 }
 
 static void finish(void) {
@@ -129,6 +135,8 @@ static void finish(void) {
     for (int i = 0; i < opt.connections; i++)
       uv_close((uv_handle_t *)&sides[k].conns[i].tcp, NULL);
   uv_close((uv_handle_t *)&deadline, NULL);
+  if (opt.hold)
+    uv_close((uv_handle_t *)&release, NULL);
   for (int k = 0; k < opt.sides; k++)
     report(&sides[k]);
   fflush(stdout);
@@ -172,16 +180,18 @@ static void end_slice(uint64_t now) {
   start_next_slice();
 }
 
-/* Warm-up slices first (one per server), then the timed ones in turn. */
+/* Warm-up slices first (one per server), then the timed ones in turn, then
+ * (--hold) untimed ones the same size until released. */
 static void start_next_slice(void) {
   long warmups = opt.warmup > 0 ? opt.sides : 0, n = slices_started++;
-  if (n >= warmups + (long)opt.slices * opt.sides) {
+  long timed_end = warmups + (long)opt.slices * opt.sides;
+  if (n >= timed_end && (!opt.hold || released)) {
     finish();
     return;
   }
-  slice.timed = n >= warmups;
-  slice.side = &sides[slice.timed ? (n - warmups) % opt.sides : n];
-  slice.count = slice.timed ? opt.requests / opt.slices : opt.warmup;
+  slice.timed = n >= warmups && n < timed_end;
+  slice.side = &sides[n >= warmups ? (n - warmups) % opt.sides : n];
+  slice.count = n >= warmups ? opt.requests / opt.slices : opt.warmup;
   slice.issued = slice.answered = 0;
   slice.began = uv_hrtime();
   for (int i = 0; i < opt.connections; i++)
@@ -230,6 +240,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     fail("answer", "bytes nobody asked for");
   uint64_t now = uv_hrtime();
   answered++;
+  held += slices_started > (opt.warmup > 0 ? opt.sides : 0) + (long)opt.slices * opt.sides;
   if (slice.timed)
     c->side->latencies[c->side->timed++] = now - c->sent_at;
   if (++slice.answered == slice.count)
@@ -278,10 +289,16 @@ static void on_deadline(uv_timer_t *t) {
                                                                  : "the load did not finish");
 }
 
+static void on_release(uv_signal_t *h, int signum) {
+  (void)signum;
+  released = 1; /* the slice under way ends with its last answer */
+  uv_signal_stop(h);
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: loadgen --mode echo|http --port PORT [--port PORT2] [--connections N (1..%d)] "
                   "[--requests N] [--warmup N] [--slices N (1..%d, at most REQUESTS/100)] "
-                  "[--size BYTES (echo, 1..%d)] [--timeout S] [--connect-timeout S]\n",
+                  "[--size BYTES (echo, 1..%d)] [--timeout S] [--connect-timeout S] [--hold 0|1]\n",
           MAX_CONNECTIONS, MAX_SLICES, MAX_ECHO_SIZE);
   exit(2);
 }
@@ -310,6 +327,8 @@ int main(int argc, char **argv) {
       opt.timeout_s = atof(v);
     else if (!strcmp(a, "--connect-timeout"))
       opt.connect_timeout_s = atof(v);
+    else if (!strcmp(a, "--hold") && (!strcmp(v, "0") || !strcmp(v, "1")))
+      opt.hold = v[0] == '1';
     else
       usage();
   }
@@ -336,6 +355,10 @@ int main(int argc, char **argv) {
     s->latencies = malloc((size_t)opt.requests * sizeof *s->latencies);
     if (!s->conns || !s->latencies)
       fail("memory", "no room for the connections and latencies");
+  }
+  if (opt.hold) {
+    uv_signal_init(loop, &release);
+    uv_signal_start(&release, on_release, SIGUSR1);
   }
   uv_timer_init(loop, &deadline);
   uv_timer_start(&deadline, on_deadline, (uint64_t)(opt.timeout_s * 1e3), 0);

@@ -2,6 +2,7 @@
  * probe emits (ring records, stack samples, and what names them offline)
  * to a recording; and the feeds through which the drain delivers. */
 #define _GNU_SOURCE
+#include "procmaps.h"
 #include "record.h"
 #include "symbolize.h"
 #include "uvdb.h"
@@ -238,21 +239,6 @@ void feed_stack_sample(struct session *s, int loop_id, int kind, uint64_t episod
 
 /* ---- what names things offline: hello, maps, build-ids, V8's perf map, the clock ---- */
 
-static char *uv__slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "r");
-  if (!f)
-    return NULL;
-  size_t cap = 65536, n = 0;
-  char *buf = malloc(cap);
-  size_t got;
-  while ((got = fread(buf + n, 1, cap - n, f)) > 0)
-    if ((n += got) == cap)
-      buf = realloc(buf, cap *= 2);
-  fclose(f);
-  *len = n;
-  return buf;
-}
-
 static void uv__record_module(struct recorder *rc, const char *path) {
   for (int i = 0; i < rc->nmodules; i++)
     if (strcmp(rc->modules[i], path) == 0)
@@ -281,10 +267,8 @@ static void uv__record_module(struct recorder *rc, const char *path) {
 /* /proc/PID/maps when it changed, and the build-id of each file mapped
  * executable, once. */
 static void uv__record_maps(struct recorder *rc, pid_t pid) {
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
   size_t len = 0;
-  char *maps = uv__slurp(path, &len);
+  char *maps = procmaps_read(pid, &len);
   if (!maps)
     return;
   uLong crc = crc32(crc32(0, Z_NULL, 0), (const Bytef *)maps, (uInt)len);

@@ -6,6 +6,7 @@
 
 #include "../probes/wire.h"
 #include "loopstate.h"
+#include "procmaps.h"
 
 const char *perfmap_lookup(pid_t pid, uint64_t addr); /* perfmap.c */
 
@@ -27,6 +28,7 @@ static const Dwfl_Callbacks uv__callbacks = {
 struct symbolizer {
   Dwfl *dwfl;
   pid_t pid;
+  struct procmaps maps; /* its aliases: code shown twice, named by the file's own layout */
   int attached; /* the process state below is attached to dwfl */
   pid_t tid;
   const struct uvdb_stop_stack *regs;
@@ -102,9 +104,32 @@ static struct symbolizer *uv__wrap(Dwfl *dwfl, int ok, pid_t pid) {
   return sym;
 }
 
+/* The vdso, which dwfl_linux_proc_find_elf reads from the process by this name. */
+static int uv__report_vdso(Dwfl *dwfl, pid_t pid, const struct procmaps *pm) {
+  char name[32];
+  snprintf(name, sizeof(name), "[vdso: %d]", (int)pid);
+  return !pm->vdso_end || dwfl_report_module(dwfl, name, pm->vdso_start, pm->vdso_end) != NULL;
+}
+
 struct symbolizer *symbolizer_open(pid_t pid) {
+  size_t len = 0;
+  char *text = procmaps_read(pid, &len);
+  struct procmaps pm;
+  int parsed = text && procmaps_parse(text, len, &pm) == 0;
+  free(text);
+  if (!parsed)
+    return NULL;
   Dwfl *dwfl = dwfl_begin(&uv__callbacks);
-  return dwfl ? uv__wrap(dwfl, dwfl_linux_proc_report(dwfl, pid) == 0, pid) : NULL;
+  FILE *kept = dwfl && pm.kept_len ? fmemopen(pm.kept, pm.kept_len, "r") : NULL;
+  int ok = kept && dwfl_linux_proc_maps_report(dwfl, kept) == 0 && uv__report_vdso(dwfl, pid, &pm);
+  if (kept)
+    fclose(kept);
+  struct symbolizer *sym = dwfl ? uv__wrap(dwfl, ok, pid) : NULL;
+  if (sym)
+    sym->maps = pm;
+  else
+    procmaps_free(&pm);
+  return sym;
 }
 
 int symbolizer_unwind(struct symbolizer *sym, pid_t tid, const struct uvdb_stop_stack *regs, uint64_t *pcs, int max) {
@@ -244,7 +269,24 @@ void symbolizer_close(struct symbolizer *sym) {
     return;
   dwfl_getmodules(sym->dwfl, uv__fns_free, NULL, 0);
   dwfl_end(sym->dwfl);
+  procmaps_free(&sym->maps);
   free(sym);
+}
+
+/* The module holding *addr, or NULL; an alias's address becomes the one
+ * it shows.  libdwfl's lookup can answer with a module that ends before the
+ * address (seen: V8's JIT code some pages past the probe's .bss, taken for
+ * the probe's and so dropped from profiles as its frames): the answer is
+ * checked against the module's bounds. */
+static Dwfl_Module *uv__module_at(struct symbolizer *sym, uint64_t *addr) {
+  if (!sym)
+    return NULL;
+  *addr = procmaps_resolve(&sym->maps, *addr);
+  Dwfl_Module *mod = dwfl_addrmodule(sym->dwfl, *addr);
+  Dwarf_Addr start = 0, end = 0;
+  if (mod && dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL) && (*addr < start || *addr >= end))
+    return NULL;
+  return mod;
 }
 
 /* A recording's names (uvdb report): asked when there is no process. */
@@ -261,7 +303,7 @@ const char *symbolize_module(struct symbolizer *sym, uint64_t addr) {
     const char *module = uv__offline_module(addr);
     return module ? module : "";
   }
-  Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
+  Dwfl_Module *mod = uv__module_at(sym, &addr);
   const char *name = mod ? dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL) : NULL;
   const char *slash = name ? strrchr(name, '/') : NULL;
   return slash ? slash + 1 : name ? name : "";
@@ -277,7 +319,7 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
     snprintf(buf, cap, "%s", recorded);
     return buf;
   }
-  Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
+  Dwfl_Module *mod = uv__module_at(sym, &addr);
   if (!mod) { /* JIT code: V8's perf map names it */
     const char *js = sym ? perfmap_lookup(sym->pid, addr) : NULL;
     if (js)
@@ -303,7 +345,7 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
 }
 
 const char *symbolize_source(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap) {
-  Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
+  Dwfl_Module *mod = uv__module_at(sym, &addr);
   struct uv__fn *f = mod ? uv__fn_at(mod, addr) : NULL;
   Dwfl_Line *line = f ? dwfl_module_getsrc(mod, f->start) : NULL; /* where the function begins */
   int lineno = 0;
@@ -525,7 +567,7 @@ int symbolizer_suggest(struct symbolizer *sym, const char *glob, char *out, size
 }
 
 uint64_t symbolizer_function_size(struct symbolizer *sym, uint64_t addr) {
-  Dwfl_Module *mod = sym ? dwfl_addrmodule(sym->dwfl, addr) : NULL;
+  Dwfl_Module *mod = uv__module_at(sym, &addr);
   struct uv__fn *f = mod ? uv__fn_at(mod, addr) : NULL;
   return f && f->start == addr ? f->size : 0;
 }

@@ -1,15 +1,23 @@
 /* Unit tests of name lookup for `break callback` (debugger/symbolize.c):
  * demangled names without their parameters, globs over this test's own
- * symbols, and the close names offered for a typo. */
+ * symbols, and the close names offered for a typo; and of a process's map
+ * as modules (debugger/procmaps.c): code mapped twice, as V8 maps node's
+ * builtins, named as in its file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "procmaps.h"
 #include "symbolize.h"
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Functions of this executable for the lookups to find (kept out of line). */
 __attribute__((noinline, used)) void uvdb_test_cb_alpha(void) { __asm__ volatile(""); }
@@ -93,12 +101,74 @@ static void test_function_size(void **state) {
   symbolizer_close(sym);
 }
 
+/* node 20 as /proc/PID/maps shows it: its file from 0x400000, anonymous
+ * memory (V8's JIT code among it), then V8's copy of node's builtins,
+ * mapped from node's file at offset 0x14c4000 far from node's layout. */
+static const char uv__node_maps[] =
+    "00400000-00b6f000 r--p 00000000 fe:00 247823 /usr/bin/node\n"
+    "00b72000-025fe000 r-xp 00772000 fe:00 247823 /usr/bin/node\n"
+    "0563e000-0565d000 rw-p 0523d000 fe:00 247823 /usr/bin/node\n"
+    "32953000-32c16000 rw-p 00000000 00:00 0 [heap]\n"
+    "7fe28efc3000-7fe28efff000 rwxp 00000000 00:00 0 \n"
+    "7fe2aee00000-7fe2aef92000 r-xp 014c4000 fe:00 247823 /usr/bin/node\n"
+    "7fe2b4000000-7fe2b4200000 r-xp 00000000 fe:00 1000 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "7ffd1a3f0000-7ffd1a3f2000 r-xp 00000000 00:00 0 [vdso]\n";
+
+static void test_copy_of_a_file_is_an_alias(void **state) {
+  (void)state;
+  struct procmaps pm;
+  assert_int_equal(procmaps_parse(uv__node_maps, sizeof(uv__node_maps) - 1, &pm), 0);
+  assert_null(strstr(pm.kept, "7fe2aee00000")); /* out of node's module: the JIT code beside it is no part of it */
+  assert_non_null(strstr(pm.kept, "0563e000-0565d000")); /* the data segment, a page off the text's bias, stays */
+  assert_non_null(strstr(pm.kept, "libc.so.6"));
+  assert_int_equal(pm.naliases, 1);
+  /* the copy's first byte is node's offset 0x14c4000: 0xb72000 + (0x14c4000 - 0x772000) = 0x18c4000 */
+  assert_int_equal(procmaps_resolve(&pm, 0x7fe2aee00000), 0x18c4000);
+  assert_int_equal(procmaps_resolve(&pm, 0x7fe2aee00010), 0x18c4010);
+  assert_int_equal(procmaps_resolve(&pm, 0x7fe28efc3000), 0x7fe28efc3000); /* JIT code: itself */
+  assert_int_equal(pm.vdso_start, 0x7ffd1a3f0000);
+  procmaps_free(&pm);
+  assert_int_equal(procmaps_parse("not a map\n", 10, &pm), -1);
+}
+
+/* This process maps its own text a second time, far away: the copy's
+ * addresses are named as the original's. */
+static void test_live_copy_named_as_its_file(void **state) {
+  (void)state;
+  uint64_t fn = (uint64_t)(uintptr_t)&uvdb_test_cb_alpha, off = 0;
+  size_t len = 0;
+  char *maps = procmaps_read(getpid(), &len);
+  assert_non_null(maps);
+  for (char *line = maps; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+    uint64_t start, end, o;
+    if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %" SCNx64, &start, &end, &o) == 3 && fn >= start && fn < end)
+      off = o + (fn - start);
+  }
+  free(maps);
+  assert_true(off > 0);
+  int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  uint64_t page = off & ~(uint64_t)4095;
+  char *copy = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, fd, (off_t)page);
+  close(fd);
+  assert_true(copy != MAP_FAILED);
+  struct symbolizer *sym = symbolizer_open(getpid());
+  assert_non_null(sym);
+  char name[256];
+  assert_string_equal(symbolize(sym, (uint64_t)(uintptr_t)copy + (off - page), name, sizeof(name)),
+                      "uvdb_test_cb_alpha");
+  symbolizer_close(sym);
+  munmap(copy, 8192);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strip_params),
       cmocka_unit_test(test_find_exact_and_glob),
       cmocka_unit_test(test_suggestions_for_a_typo),
       cmocka_unit_test(test_function_size),
+      cmocka_unit_test(test_copy_of_a_file_is_an_alias),
+      cmocka_unit_test(test_live_copy_named_as_its_file),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
