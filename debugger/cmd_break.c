@@ -175,7 +175,7 @@ static void uv__checkpoint_callback(struct session *s, struct stop_info *st) {
   if (k < 0)
     return;
   char name[512];
-  uint64_t pc = k ? kept[k] - 1 : kept[k];
+  uint64_t pc = symbolizer_frame_addr(sym, kept[k], k == 0);
   const char *plus = strrchr(symbolize(sym, pc, name, sizeof(name)), '+');
   uint64_t off = plus && strncmp(plus, "+0x", 3) == 0 ? strtoull(plus + 3, NULL, 16) : 0;
   st->callback = pc - off;

@@ -309,7 +309,7 @@ int stack_frames(struct symbolizer *sym, const uint64_t *pcs, int depth, uint64_
     uint64_t addr = pcs[i];
     if (strncmp(symbolize_module(sym, addr), "libuvdb-probe", 13) == 0)
       continue; /* the probe's own frames: the stop, not the program */
-    symbolize(sym, i ? addr - 1 : addr, fn[n], sizeof(fn[n]));
+    symbolize_frame(sym, addr, i == 0, fn[n], sizeof(fn[n]));
     char *plus = i ? strrchr(fn[n], '+') : NULL; /* an offset one byte back says nothing: drop it */
     if (plus && strncmp(plus, "+0x", 3) == 0 && !strchr(plus, ')'))
       *plus = '\0';

@@ -110,7 +110,7 @@ static void uv__name_stack(struct recorder *rc, const uint64_t *pcs, int n) {
 static void uv__name(struct session *s, struct recorder *rc, uint64_t lookup, uint64_t pc) {
   struct symbolizer *sym = session_symbolizer(s);
   char name[512];
-  symbolize(sym, lookup, name, sizeof(name));
+  symbolize_frame(sym, pc, lookup == pc, name, sizeof(name)); /* kept under lookup: the report's key */
   const char *module = symbolize_module(sym, pc);
   uint16_t nl = (uint16_t)strnlen(name, 511), ml = (uint16_t)strnlen(module, 511);
   if (rc->nsymbols + 12 + nl + ml > SYMBOL_BATCH)

@@ -144,7 +144,7 @@ int profile_stop(struct session *s) {
  * code of a module without symbols, the module; JIT code without a name,
  * [jit]. */
 const char *profile_frame_name(struct session *s, uint64_t pc, int leaf, char *buf, size_t cap) {
-  symbolize(session_symbolizer(s), leaf ? pc : pc - 1, buf, cap);
+  symbolize_frame(session_symbolizer(s), pc, leaf, buf, cap);
   char *plus = strrchr(buf, '+');
   if (plus && strncmp(plus, "+0x", 3) == 0 && !strchr(plus, ')'))
     *plus = '\0';

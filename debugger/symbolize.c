@@ -344,6 +344,22 @@ const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t c
   return buf;
 }
 
+uint64_t symbolizer_frame_addr(struct symbolizer *sym, uint64_t pc, int innermost) {
+  uint64_t before = pc - 1, at = pc;
+  if (innermost)
+    return pc;
+  Dwfl_Module *mod = uv__module_at(sym, &before);
+  if (!mod || uv__fn_at(mod, before))
+    return pc - 1;
+  mod = uv__module_at(sym, &at);
+  struct uv__fn *f = mod ? uv__fn_at(mod, at) : NULL;
+  return f && f->start == at ? pc : pc - 1;
+}
+
+const char *symbolize_frame(struct symbolizer *sym, uint64_t pc, int innermost, char *buf, size_t cap) {
+  return symbolize(sym, symbolizer_frame_addr(sym, pc, innermost), buf, cap);
+}
+
 const char *symbolize_source(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap) {
   Dwfl_Module *mod = uv__module_at(sym, &addr);
   struct uv__fn *f = mod ? uv__fn_at(mod, addr) : NULL;

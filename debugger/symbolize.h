@@ -34,6 +34,15 @@ const char *symbolize_module(struct symbolizer *sym, uint64_t addr);
  * from V8's perf map, or "0xADDR"; never NULL. */
 const char *symbolize(struct symbolizer *sym, uint64_t addr, char *buf, size_t cap);
 
+/* The address a stack's frame is named by: the innermost's pc; for a
+ * caller, the byte before its return address (the call), or the return
+ * address itself where that begins a function and the byte before is in
+ * none (V8 returns into a builtin's first byte: InterpreterEnterAtBytecode).
+ * Without a process: the byte before. */
+uint64_t symbolizer_frame_addr(struct symbolizer *sym, uint64_t pc, int innermost);
+/* symbolize() of that address. */
+const char *symbolize_frame(struct symbolizer *sym, uint64_t pc, int innermost, char *buf, size_t cap);
+
 /* "file.c:LINE" where the function holding addr begins, from its module's
  * DWARF line table (the program's own, or a debug file found by
  * build-id); NULL when there is none (stripped, JIT code). */

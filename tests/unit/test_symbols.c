@@ -21,7 +21,8 @@
 
 /* Functions of this executable for the lookups to find (kept out of line). */
 __attribute__((noinline, used)) void uvdb_test_cb_alpha(void) { __asm__ volatile(""); }
-__attribute__((noinline, used)) void uvdb_test_cb_beta(void) { __asm__ volatile(""); }
+/* aligned: the bytes before it are padding, in no function */
+__attribute__((noinline, used, aligned(64))) void uvdb_test_cb_beta(void) { __asm__ volatile(""); }
 
 static void strip(const char *in, const char *want) {
   char buf[512];
@@ -161,6 +162,25 @@ static void test_live_copy_named_as_its_file(void **state) {
   munmap(copy, 8192);
 }
 
+/* A caller's frame is named by its call, the byte before the return
+ * address; a return address at a function's first byte with padding
+ * before it (V8's InterpreterEnterAtBytecode) names that function. */
+static void test_frame_named_by_call_or_by_function_returned_into(void **state) {
+  (void)state;
+  struct symbolizer *sym = self();
+  struct found a = {0}, b = {0};
+  assert_int_equal(symbolizer_find(sym, "uvdb_test_cb_alpha", collect, &a), 1);
+  assert_int_equal(symbolizer_find(sym, "uvdb_test_cb_beta", collect, &b), 1);
+  char name[256];
+  assert_int_equal(symbolizer_frame_addr(sym, b.addr[0], 0), b.addr[0]);
+  assert_string_equal(symbolize_frame(sym, b.addr[0], 0, name, sizeof(name)), "uvdb_test_cb_beta");
+  assert_int_equal(symbolizer_frame_addr(sym, b.addr[0] + 1, 0), b.addr[0]); /* returns within: the call */
+  assert_int_equal(symbolizer_frame_addr(sym, a.addr[0] + 1, 0), a.addr[0]);
+  assert_int_equal(symbolizer_frame_addr(sym, b.addr[0] + 1, 1), b.addr[0] + 1); /* the innermost: its pc */
+  assert_int_equal(symbolizer_frame_addr(NULL, b.addr[0], 0), b.addr[0] - 1);   /* no process: the byte before */
+  symbolizer_close(sym);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strip_params),
@@ -169,6 +189,7 @@ int main(void) {
       cmocka_unit_test(test_function_size),
       cmocka_unit_test(test_copy_of_a_file_is_an_alias),
       cmocka_unit_test(test_live_copy_named_as_its_file),
+      cmocka_unit_test(test_frame_named_by_call_or_by_function_returned_into),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
