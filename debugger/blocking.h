@@ -81,6 +81,7 @@ struct blocking_model {
   uint64_t sync_total, sync_ticks;
   struct callback_event slowest[SLOWEST_KEPT]; /* the slowest callbacks, unordered */
   int nslowest;
+  int slowest_min; /* once full: the shortest kept, which a longer one replaces */
   struct callback_stat by_fn[CALLBACK_STATS];
   int nby_fn;
   uint64_t callbacks_unsorted; /* callbacks of functions met after by_fn filled */

@@ -195,6 +195,26 @@ static void test_hostile_process_records(void **state) {
   assert_int_equal(m.processes.nsignals, PROCESS_SIGNALS);
 }
 
+/* The slowest callbacks kept are the SLOWEST_KEPT longest of all, whatever
+ * the order they came in (a long one late replaces the shortest kept). */
+static void test_slowest_callbacks_kept(void **state) {
+  (void)state;
+  enum { CALLS = 5000 };
+  for (uint64_t i = 0; i < CALLS; i++) {
+    uint64_t d = (i * 7919) % CALLS + 1; /* every duration 1..CALLS once, shuffled */
+    rec(UVDB_EV_CALLBACK, 1, UVDB_PHASE_TIMERS, 0x1000 + i % 3, 1000000 + i * 10000, 1000000 + i * 10000 + d);
+  }
+  assert_int_equal(m.blocking.nslowest, SLOWEST_KEPT);
+  int seen[SLOWEST_KEPT] = {0};
+  for (int i = 0; i < SLOWEST_KEPT; i++) {
+    uint64_t d = m.blocking.slowest[i].end - m.blocking.slowest[i].begin;
+    assert_true(d > CALLS - SLOWEST_KEPT && d <= CALLS);
+    assert_int_equal(seen[CALLS - d], 0); /* each once */
+    seen[CALLS - d] = 1;
+  }
+  assert_int_equal(m.loops[0].blocking.callbacks, CALLS);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_iterations_phases_and_order, setup),
@@ -203,6 +223,7 @@ int main(void) {
       cmocka_unit_test_setup(test_children_and_signals, setup),
       cmocka_unit_test_setup(test_exit_read_before_its_spawn, setup),
       cmocka_unit_test_setup(test_hostile_process_records, setup),
+      cmocka_unit_test_setup(test_slowest_callbacks_kept, setup),
   };
   return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
