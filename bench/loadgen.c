@@ -58,7 +58,7 @@ struct side {
 static struct {
   struct side *side;
   long count, issued, answered;
-  int timed;
+  int timed, held; /* held: a --hold slice, after the timed ones */
   uint64_t began;
 } slice;
 
@@ -190,6 +190,7 @@ static void start_next_slice(void) {
     return;
   }
   slice.timed = n >= warmups && n < timed_end;
+  slice.held = n >= timed_end;
   slice.side = &sides[n >= warmups ? (n - warmups) % opt.sides : n];
   slice.count = n >= warmups ? opt.requests / opt.slices : opt.warmup;
   slice.issued = slice.answered = 0;
@@ -240,7 +241,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf) {
     fail("answer", "bytes nobody asked for");
   uint64_t now = uv_hrtime();
   answered++;
-  held += slices_started > (opt.warmup > 0 ? opt.sides : 0) + (long)opt.slices * opt.sides;
+  held += slice.held;
   if (slice.timed)
     c->side->latencies[c->side->timed++] = now - c->sent_at;
   if (++slice.answered == slice.count)
