@@ -77,29 +77,47 @@ static char *uv__read_prompt_line(void *ctx) {
 
 /* While uvdb waits for a command, a followed child's hello is answered at
  * once (its probe waits for the answer before the child runs on). */
-static int uv__greet_at_prompt(void) {
-  if (!session_hello_waiting(&uvdb_session))
+/* readline's idle hook: session_idle's output is caught, and printed (on
+ * lines of its own, the prompt redrawn after) only if there is some. */
+static int uv__idle_at_prompt(void) {
+  int timeout = session_idle_timeout(&uvdb_session);
+  rl_set_keyboard_input_timeout(timeout < 0 ? 100 * 1000 : timeout * 1000);
+  if (timeout < 0 && !session_hello_waiting(&uvdb_session))
     return 0;
-  rl_clear_visible_line(); /* "[New inferior ...]" on a line of its own, the prompt redrawn after */
-  session_greet_waiting(&uvdb_session);
-  fflush(stdout);
-  rl_forced_update_display();
+  char *said = NULL;
+  size_t len = 0;
+  FILE *tty = stdout, *caught = open_memstream(&said, &len);
+  if (!caught)
+    return 0;
+  fflush(tty);
+  stdout = caught;
+  session_idle(&uvdb_session);
+  fclose(caught);
+  stdout = tty;
+  if (len) {
+    rl_clear_visible_line();
+    fwrite(said, 1, len, stdout);
+    fflush(stdout);
+    char prompt[128];
+    rl_set_prompt(session_prompt(&uvdb_session, prompt, sizeof(prompt)));
+    rl_forced_update_display();
+  }
+  free(said);
   return 0;
 }
 
 /* A line from a pipe: until one comes (stdio's buffer empty, nothing on the
- * descriptor), hellos are answered as they come. */
+ * descriptor), hellos are answered and background programs followed. */
 static char *uv__pipe_line(char *buf, int cap) {
   while (stdin->_IO_read_ptr >= stdin->_IO_read_end && uvdb_session.listen_fd >= 0) {
     struct pollfd p[2] = {{STDIN_FILENO, POLLIN, 0}, {uvdb_session.listen_fd, POLLIN, 0}};
-    if (poll(p, 2, -1) < 0 && errno != EINTR)
+    int r = poll(p, 2, session_idle_timeout(&uvdb_session));
+    if (r < 0 && errno != EINTR)
       break;
-    if (p[1].revents & POLLIN) {
-      session_greet_waiting(&uvdb_session);
-      fflush(stdout);
-    }
-    if (p[0].revents)
+    if (r > 0 && p[0].revents)
       break;
+    session_idle(&uvdb_session);
+    fflush(stdout);
   }
   return fgets(buf, cap, stdin);
 }
@@ -111,7 +129,7 @@ static void uv__interactive(struct session *s) {
   if (tty) {
     rl_readline_name = "uvdb";
     rl_attempted_completion_function = uv__complete;
-    rl_event_hook = uv__greet_at_prompt; /* called about ten times a second while readline waits */
+    rl_event_hook = uv__idle_at_prompt; /* called when no key came within the keyboard timeout */
     const char *home = getenv("HOME");
     if (home) {
       snprintf(hist, sizeof(hist), "%s/.uvdb_history", home);

@@ -650,6 +650,25 @@ void session_poll(struct session *s) {
     breakpoints_after_stop(s);
 }
 
+/* At the prompt: what runs in the background is followed as it runs (its
+ * rings fill in milliseconds), so the reader waits at most this long for a
+ * line before session_idle; -1 when nothing runs. */
+int session_idle_timeout(const struct session *s) {
+  int running = s->state == TARGET_RUNNING && s->background;
+  for (int i = 0; i < inferior_count(); i++)
+    running |= inferior_at(i)->state == TARGET_RUNNING;
+  return running ? 1 : -1;
+}
+
+/* At the prompt, between lines: hellos answered, the programs running in the
+ * background drained, a stop or an end reported as it happens (gdb's `run &`). */
+void session_idle(struct session *s) {
+  session_greet_waiting(s);
+  session_poll(s);  /* running: its stop or end said as gdb says it */
+  session_check(s); /* stopped: killed meanwhile */
+  session_poll_others();
+}
+
 /* A view of a loop that runs: pause it at its next safepoint for the time
  * of one command (session_after_command resumes it).  0 when parked; -1
  * when it reached none within 200 ms, with what it is busy with said.

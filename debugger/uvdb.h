@@ -246,6 +246,8 @@ int session_wait(struct session *s); /* until stopped or exited */
 int session_background(struct session *s);   /* `run &`: answer the probe, return */
 int session_run_for(struct session *s, unsigned ms); /* 1 stopped, 0 still running, -1 ended */
 void session_poll(struct session *s);         /* between commands: events, stops, exit */
+int session_idle_timeout(const struct session *s); /* ms the prompt may wait before session_idle */
+void session_idle(struct session *s);              /* at the prompt: hellos, background programs */
 int session_query(struct session *s, int loop_id); /* park a running loop for one view */
 void session_after_command(struct session *s);     /* resume a loop a view parked */
 void session_report_busy(struct session *s, int loop_id); /* what a loop stuck in a callback does */
