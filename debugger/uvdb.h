@@ -192,6 +192,8 @@ struct session {
   struct breakpoint bp[UVDB_MAX_BREAKPOINTS];
   int last_bp_id;
   uint64_t stops_seen;
+  unsigned rings_seen; /* rings below this index have been in use (session.c: uv__rings_in_use) */
+  unsigned follow_ms;  /* uvdb's sleep between looks at a running program: longer while it is quiet */
   struct symbolizer *sym;
   uint64_t stop_generation; /* stops and exits reported: did a command resume? */
   volatile sig_atomic_t interrupted;
