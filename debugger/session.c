@@ -535,14 +535,31 @@ static void uv__poll_other(struct session *o) {
  * rings, a stop, the exit.  Sleeps up to a millisecond on the probe's stop
  * counter unless `flowing` (a fast writer: look again at once).  Returns
  * whether the rings were busy. */
+/* How long the next look may wait: as long as the records coming at the
+ * pace of the last looks fill at most 1/16 of a ring, from 1 ms to
+ * FOLLOW_MAX_MS.  A look costs about 34 us of CPU here, most of it waking
+ * (a program that does nothing: 1000 looks a second took 3.4% of a CPU),
+ * and a flood that starts while uvdb sleeps still finds room (at 20M
+ * records a second a ring fills in 6.5 ms).  The pace, not one look's
+ * count: a look right after a long one finds few records of a fast ring. */
+#define FOLLOW_MAX_MS 4
+static void uv__follow_pace(struct session *s, uint64_t taken) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  uint64_t now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+  s->follow_taken += taken;
+  if (now - s->follow_since < 1000000 && s->follow_ms)
+    return; /* a pace over at least a millisecond */
+  uint64_t per_ms = s->follow_taken * 1000000 / (now - s->follow_since + 1);
+  unsigned ms = per_ms ? (unsigned)((UVDB_RING_RECORDS / 16) / per_ms) : FOLLOW_MAX_MS;
+  s->follow_ms = ms < 1 ? 1 : ms > FOLLOW_MAX_MS ? FOLLOW_MAX_MS : ms;
+  s->follow_since = now;
+  s->follow_taken = 0;
+}
+
 /* One look at a running program: its socket, its rings, its end.  Unless
  * `flowing`, the look first waits for a stop (the probe wakes the futex) or
- * follow_ms: 1 ms while records come fast, doubled up to FOLLOW_MAX_MS
- * while a look finds less than 1/64 of a ring.  A look costs about 34 us of
- * CPU here, most of it waking (a program that does nothing: 1000 looks a
- * second took 3.4% of a CPU); and a flood that starts while uvdb sleeps
- * still finds room (at 20M records/s a ring fills in 6.5 ms). */
-#define FOLLOW_MAX_MS 4
+ * follow_ms (uv__follow_pace). */
 static int uv__poll_once(struct session *s, int flowing) {
   int timeout = flowing ? 0 : 1;
   if (s->shm && timeout) {
@@ -565,10 +582,7 @@ static int uv__poll_once(struct session *s, int flowing) {
   }
   uint64_t taken = uv__drain(s, 0);
   int busy = taken >= UVDB_RING_RECORDS / 4;
-  if (taken >= UVDB_RING_RECORDS / 64 || !s->follow_ms)
-    s->follow_ms = 1;
-  else if (s->follow_ms < FOLLOW_MAX_MS)
-    s->follow_ms *= 2;
+  uv__follow_pace(s, taken);
   session_poll_others();
   if (s->model.stopped) {
     /* The probe stops at every armed phase; conditions and counts live here. */

@@ -194,6 +194,7 @@ struct session {
   uint64_t stops_seen;
   unsigned rings_seen; /* rings below this index have been in use (session.c: uv__rings_in_use) */
   unsigned follow_ms;  /* uvdb's sleep between looks at a running program: longer while it is quiet */
+  uint64_t follow_since, follow_taken; /* the pace of records since (ns), for follow_ms */
   struct symbolizer *sym;
   uint64_t stop_generation; /* stops and exits reported: did a command resume? */
   volatile sig_atomic_t interrupted;
