@@ -540,7 +540,7 @@ static void uv__poll_other(struct session *o) {
  * FOLLOW_MAX_MS.  A look costs about 34 us of CPU here, most of it waking
  * (a program that does nothing: 1000 looks a second took 3.4% of a CPU),
  * and a flood that starts while uvdb sleeps still finds room (at 20M
- * records a second a ring fills in 6.5 ms).  The pace, not one look's
+ * records a second a ring fills in 6.5 ms).  1 ms while a child runs.  The pace, not one look's
  * count: a look right after a long one finds few records of a fast ring. */
 #define FOLLOW_MAX_MS 4
 static void uv__follow_pace(struct session *s, uint64_t taken) {
@@ -552,6 +552,11 @@ static void uv__follow_pace(struct session *s, uint64_t taken) {
     return; /* a pace over at least a millisecond */
   uint64_t per_ms = s->follow_taken * 1000000 / (now - s->follow_since + 1);
   unsigned ms = per_ms ? (unsigned)((UVDB_RING_RECORDS / 16) / per_ms) : FOLLOW_MAX_MS;
+  /* A child running may say hello, and its start waits for the look that
+   * answers: with looks up to 4 ms apart its start-up took 2 ms longer. */
+  const struct process_model *pm = &s->model.processes;
+  if (settings_follow_children() && pm->spawned > pm->exited)
+    ms = 1;
   s->follow_ms = ms < 1 ? 1 : ms > FOLLOW_MAX_MS ? FOLLOW_MAX_MS : ms;
   s->follow_since = now;
   s->follow_taken = 0;
