@@ -159,6 +159,28 @@ class Prompt(unittest.TestCase):
         self.assertIn(b"\n(uvdb) ", after)  # the prompt, redrawn under the announcements
 
 
+    def test_a_background_program_ending_at_the_prompt_is_said_then_the_prompt(self):
+        """`run &` and readline waiting, nothing typed: the program's end is
+        said as it happens, on a line of its own, and the prompt redrawn."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen([UVDB, "-nx", "-q", "-ex", "run &", "--", example("06-timers")], stdin=slave,
+                             stdout=slave, stderr=slave, env=clean_env(), close_fds=True)
+        os.close(slave)
+        out, deadline = b"", time.monotonic() + TIMEOUT
+        ended = re.compile(rb"\[process \d+ exited with code 0\]\r\n.*\(uvdb\) ", re.S)
+        try:
+            while not ended.search(re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out)) and time.monotonic() < deadline:
+                if select.select([master], [], [], 1)[0]:
+                    out += os.read(master, 65536)  # nothing typed meanwhile
+        finally:
+            p.kill()
+            p.wait(timeout=TIMEOUT)
+            os.close(master)
+        shown = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out)
+        self.assertRegex(shown, rb"(?<=[\r\n])\[process \d+ exited with code 0\]\r\n\(uvdb\) ")
+        self.assertIn(b"third, after the repeating timer fired 1 time", shown)
+
+
 class Progress(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
