@@ -382,6 +382,12 @@ int stack_callback(struct symbolizer *sym, const uint64_t *pcs, char (*fn)[512],
 
 #define BUSY_SAMPLES 3
 
+/* The sample asked for is not written yet: not begun, or being copied (odd). */
+static int uv__sample_pending(struct uvdb_sample *smp, uint32_t asked_at) {
+  uint32_t seq = atomic_load(&smp->seq);
+  return seq == asked_at || (seq & 1);
+}
+
 /* A loop that reaches no safepoint is inside one callback: say which, since
  * when, and what its stack holds now, sampled a few times 20 ms apart. */
 void session_report_busy(struct session *s, int loop_id) {
@@ -412,10 +418,11 @@ void session_report_busy(struct session *s, int loop_id) {
     uint32_t seq = atomic_load(&smp->seq), tid = l->tid;
     if (session_send(s, UVDB_MSG_SAMPLE, &tid, sizeof(tid)) != 0)
       break;
-    for (int w = 0; w < 10 && atomic_load(&smp->seq) == seq; w++) {
+    /* until written: a seq still odd is a copy under way, not a failure */
+    for (int w = 0; w < 10 && uv__sample_pending(smp, seq); w++) {
       struct timespec ms10 = {0, 10 * 1000 * 1000};
       uint32_t count = atomic_load(&s->shm->samples);
-      if (atomic_load(&smp->seq) == seq)
+      if (uv__sample_pending(smp, seq))
         syscall(SYS_futex, (uint32_t *)&s->shm->samples, FUTEX_WAIT, count, &ms10, NULL, 0);
     }
     uint32_t now_seq = atomic_load(&smp->seq);
