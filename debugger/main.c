@@ -75,10 +75,10 @@ static char *uv__read_prompt_line(void *ctx) {
   return uvdb_read_file_line(stdin);
 }
 
-/* While uvdb waits for a command, a followed child's hello is answered at
- * once (its probe waits for the answer before the child runs on). */
-/* readline's idle hook: session_idle's output is caught, and printed (on
- * lines of its own, the prompt redrawn after) only if there is some. */
+/* readline's idle hook, while uvdb waits for a command: a followed child's
+ * hello answered (its probe waits for the answer before the child runs on),
+ * background programs followed.  session_idle's output is caught, and
+ * printed (on lines of its own, the prompt redrawn after) only if any. */
 static int uv__idle_at_prompt(void) {
   int timeout = session_idle_timeout(&uvdb_session);
   rl_set_keyboard_input_timeout(timeout < 0 ? 100 * 1000 : timeout * 1000);

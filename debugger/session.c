@@ -531,17 +531,14 @@ static void uv__poll_other(struct session *o) {
   }
 }
 
-/* One look at a running target: a probe's hello, the control socket, the
- * rings, a stop, the exit.  Sleeps up to a millisecond on the probe's stop
- * counter unless `flowing` (a fast writer: look again at once).  Returns
- * whether the rings were busy. */
 /* How long the next look may wait: as long as the records coming at the
  * pace of the last looks fill at most 1/16 of a ring, from 1 ms to
- * FOLLOW_MAX_MS.  A look costs about 34 us of CPU here, most of it waking
- * (a program that does nothing: 1000 looks a second took 3.4% of a CPU),
- * and a flood that starts while uvdb sleeps still finds room (at 20M
- * records a second a ring fills in 6.5 ms).  1 ms while a child runs.  The pace, not one look's
- * count: a look right after a long one finds few records of a fast ring. */
+ * FOLLOW_MAX_MS (1 ms while a child runs).  A look costs about 34 us of
+ * CPU here, most of it waking (a program that does nothing: 1000 looks a
+ * second took 3.4% of a CPU), and a flood that starts while uvdb sleeps
+ * still finds room (at 20M records a second a ring fills in 6.5 ms).  The
+ * pace, not one look's count: a look right after a long one finds few
+ * records of a fast ring. */
 #define FOLLOW_MAX_MS 4
 static void uv__follow_pace(struct session *s, uint64_t taken) {
   struct timespec t;
@@ -562,9 +559,10 @@ static void uv__follow_pace(struct session *s, uint64_t taken) {
   s->follow_taken = 0;
 }
 
-/* One look at a running program: its socket, its rings, its end.  Unless
- * `flowing`, the look first waits for a stop (the probe wakes the futex) or
- * follow_ms (uv__follow_pace). */
+/* One look at a running target: a probe's hello, the control socket, the
+ * rings, a stop, the exit.  Unless `flowing` (a fast writer: look again at
+ * once), it first waits on the probe's stop counter up to follow_ms.
+ * Returns whether the rings were busy. */
 static int uv__poll_once(struct session *s, int flowing) {
   int timeout = flowing ? 0 : 1;
   if (s->shm && timeout) {
@@ -700,12 +698,19 @@ void session_poll(struct session *s) {
 
 /* At the prompt: what runs in the background is followed as it runs (its
  * rings fill in milliseconds), so the reader waits at most this long for a
- * line before session_idle; -1 when nothing runs. */
+ * line before session_idle, the shortest of the running programs' waits
+ * between looks; -1 when nothing runs. */
+static int uv__idle_wait(const struct session *s, int ms) {
+  int own = s->follow_ms ? (int)s->follow_ms : 1; /* the pace of its records, as uv__poll_once waits */
+  return ms < 0 || own < ms ? own : ms;
+}
+
 int session_idle_timeout(const struct session *s) {
-  int running = s->state == TARGET_RUNNING && s->background;
+  int ms = s->state == TARGET_RUNNING && s->background ? uv__idle_wait(s, -1) : -1;
   for (int i = 0; i < inferior_count(); i++)
-    running |= inferior_at(i)->state == TARGET_RUNNING;
-  return running ? 1 : -1;
+    if (inferior_at(i)->state == TARGET_RUNNING)
+      ms = uv__idle_wait(inferior_at(i), ms);
+  return ms;
 }
 
 /* At the prompt, between lines: hellos answered, the programs running in the

@@ -60,6 +60,27 @@ def on_pty(args, env=None, stderr_pipe=False):
     return out, err
 
 
+def run_in_background_on_pty(program, done):
+    """`uvdb -ex 'run &' -- program` on a pseudo-terminal, readline at its
+    prompt and nothing typed, until done(what the terminal shows) or the
+    timeout; what it showed, escape sequences removed, carriage returns kept."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen([UVDB, "-nx", "-q", "-ex", "run &", "--", *program], stdin=slave, stdout=slave,
+                         stderr=slave, env=clean_env(), close_fds=True)
+    os.close(slave)
+    out, deadline = b"", time.monotonic() + TIMEOUT
+    shown = lambda: re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out)
+    try:
+        while not done(shown()) and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                out += os.read(master, 65536)
+    finally:
+        p.kill()
+        p.wait(timeout=TIMEOUT)
+        os.close(master)
+    return shown()
+
+
 def on_pipe(args, env=None):
     r = subprocess.run([UVDB, *args], capture_output=True, timeout=TIMEOUT, env=env or clean_env(),
                        stdin=subprocess.DEVNULL)
@@ -136,47 +157,20 @@ class Prompt(unittest.TestCase):
     def test_a_child_met_at_the_prompt_gets_a_line_and_the_prompt_back(self):
         """`run &` and readline waiting: the cluster's workers are announced
         as they start, each on a line of its own, and the prompt redrawn."""
-        master, slave = pty.openpty()
         cluster = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "node",
                                "12-cluster.js")
-        p = subprocess.Popen([UVDB, "-nx", "-q", "-ex", "run &", "--", "node", cluster], stdin=slave, stdout=slave,
-                             stderr=slave, env=clean_env(), close_fds=True)
-        os.close(slave)
-        out, deadline = b"", time.monotonic() + TIMEOUT
-        try:
-            while b"primary: both workers done" not in out and time.monotonic() < deadline:
-                if select.select([master], [], [], 1)[0]:
-                    out += os.read(master, 65536)  # nothing typed meanwhile
-        finally:
-            p.kill()
-            p.wait(timeout=TIMEOUT)
-            os.close(master)
-        shown = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out)  # the carriage returns kept
+        shown = run_in_background_on_pty(["node", cluster], lambda shown: b"primary: both workers done" in shown)
         # each at the start of a line (the prompt's line cleared for the first)
         news = re.findall(rb"(?<=[\r\n])\[New inferior (\d) \(process \d+, started by \d+\)\]\r\n", shown)
         self.assertEqual(sorted(news), [b"2", b"3"], shown)
         after = shown[shown.rindex(b"[New inferior"):]
         self.assertIn(b"\n(uvdb) ", after)  # the prompt, redrawn under the announcements
 
-
     def test_a_background_program_ending_at_the_prompt_is_said_then_the_prompt(self):
         """`run &` and readline waiting, nothing typed: the program's end is
         said as it happens, on a line of its own, and the prompt redrawn."""
-        master, slave = pty.openpty()
-        p = subprocess.Popen([UVDB, "-nx", "-q", "-ex", "run &", "--", example("06-timers")], stdin=slave,
-                             stdout=slave, stderr=slave, env=clean_env(), close_fds=True)
-        os.close(slave)
-        out, deadline = b"", time.monotonic() + TIMEOUT
         ended = re.compile(rb"\[process \d+ exited with code 0\]\r\n.*\(uvdb\) ", re.S)
-        try:
-            while not ended.search(re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out)) and time.monotonic() < deadline:
-                if select.select([master], [], [], 1)[0]:
-                    out += os.read(master, 65536)  # nothing typed meanwhile
-        finally:
-            p.kill()
-            p.wait(timeout=TIMEOUT)
-            os.close(master)
-        shown = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", out)
+        shown = run_in_background_on_pty([example("06-timers")], ended.search)
         self.assertRegex(shown, rb"(?<=[\r\n])\[process \d+ exited with code 0\]\r\n\(uvdb\) ")
         self.assertIn(b"third, after the repeating timer fired 1 time", shown)
 
