@@ -115,6 +115,7 @@ static int uv__fresh(struct session *s) {
   s->exit_unknown = 0;
   s->state = TARGET_NONE;
   s->attached = 0;
+  s->follow_ms = 0; /* no pace yet: uv__follow_pace */
   if (s->pidfd >= 0)
     close(s->pidfd);
   s->pidfd = -1;
@@ -411,6 +412,8 @@ static unsigned uv__rings_in_use(struct session *s) {
   return s->rings_seen = i;
 }
 
+#define RELEASE_RECORDS (UVDB_RING_RECORDS / 16)
+
 static uint64_t uv__drain(struct session *s, int force) {
   if (!s->shm)
     return 0;
@@ -452,6 +455,10 @@ static uint64_t uv__drain(struct session *s, int force) {
     const struct uvdb_record *span;
     unsigned n;
     while ((n = uvdb_ring_peek(r, &span)) > 0) {
+      /* Given back a slice at a time: a ring found nearly full takes
+       * milliseconds to read, and its writer drops until its space is back. */
+      if (n > RELEASE_RECORDS)
+        n = RELEASE_RECORDS;
       feed_events(s, r, span, n); /* the model, or a recording (record.h) */
       uvdb_ring_release(r, n);
       taken += n;
@@ -545,7 +552,12 @@ static void uv__follow_pace(struct session *s, uint64_t taken) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   uint64_t now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
   s->follow_taken += taken;
-  if (now - s->follow_since < 1000000 && s->follow_ms)
+  if (!s->follow_ms) { /* the first look: no pace yet, and a program starting may be fast */
+    s->follow_ms = 1;
+    s->follow_since = now;
+    return;
+  }
+  if (now - s->follow_since < 1000000)
     return; /* a pace over at least a millisecond */
   uint64_t per_ms = s->follow_taken * 1000000 / (now - s->follow_since + 1);
   unsigned ms = per_ms ? (unsigned)((UVDB_RING_RECORDS / 16) / per_ms) : FOLLOW_MAX_MS;
@@ -554,6 +566,10 @@ static void uv__follow_pace(struct session *s, uint64_t taken) {
   const struct process_model *pm = &s->model.processes;
   if (settings_follow_children() && pm->spawned > pm->exited)
     ms = 1;
+  /* Longer a millisecond at a time: a writer that paused for a moment (a
+   * loop descheduled, between two bursts) is often back at full pace. */
+  if (ms > s->follow_ms + 1)
+    ms = s->follow_ms + 1;
   s->follow_ms = ms < 1 ? 1 : ms > FOLLOW_MAX_MS ? FOLLOW_MAX_MS : ms;
   s->follow_since = now;
   s->follow_taken = 0;

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define TIMELINE_CAP (1u << 19) /* 512k events, 18 MiB */
@@ -35,10 +36,24 @@ static int uv__kept(uint16_t type) {
   }
 }
 
+/* Mapped with its pages in: faulting them in as the first events came
+ * (5000 pages) slowed uvdb's first reads of a fast program below the pace
+ * of its writer, whose ring then overflowed. */
+static int uv__tl_reserve(void) {
+  if (uv__tl.e)
+    return 0;
+  void *m = mmap(NULL, sizeof(*uv__tl.e) * TIMELINE_CAP, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (m == MAP_FAILED)
+    return -1;
+  uv__tl.e = m;
+  return 0;
+}
+
 void timeline_add(const struct uvdb_record *r, uint32_t tid) {
   if (!uv__kept(r->type))
     return;
-  if (!uv__tl.e && !(uv__tl.e = malloc(sizeof(*uv__tl.e) * TIMELINE_CAP)))
+  if (uv__tl_reserve() != 0)
     return;
   struct timeline_entry *e = &uv__tl.e[uv__tl.written++ % TIMELINE_CAP];
   e->r = *r;
@@ -47,6 +62,7 @@ void timeline_add(const struct uvdb_record *r, uint32_t tid) {
 
 void timeline_reset(void) {
   uv__tl.written = 0;
+  uv__tl_reserve(); /* before a program runs: see uv__tl_reserve */
 }
 
 uint64_t timeline_dropped(void) {
