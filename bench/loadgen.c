@@ -1,11 +1,11 @@
 /* The bench's loopback load generator (libuv): CONNECTIONS connections to
- * each of one or two servers on 127.0.0.1 (--port, once or twice), each
+ * each of one to four servers on 127.0.0.1 (--port, once for each), each
  * connection in a closed loop (send one request, wait for the whole answer,
  * send the next): echo bytes (bench/echo_server.c) or minimal HTTP/1.1
  * keep-alive GETs (bench/http_server.js).  After WARMUP answers from each
  * server it times REQUESTS more from each, in SLICES slices taking turns
- * between the servers (A, B, A, B, ...; a slice ends when its last answer is
- * in), so that both see the same moments of a shared machine.  Each answer's
+ * between the servers (A, B, C, A, B, C, ...; a slice ends when its last
+ * answer is in), so that all see the same moments of a shared machine.  Each answer's
  * latency by uv_hrtime.  Prints one line per server: requests_per_s=...
  * p50_us=... p99_us=... over all its slices, and slice_... the medians of
  * its slices' figures, which a burst of other work moves less.  Bounded: it
@@ -20,7 +20,7 @@
 #include <strings.h>
 #include <uv.h>
 
-#define MAX_SIDES 2
+#define MAX_SIDES 4
 #define MAX_CONNECTIONS 1024
 #define MAX_SLICES 100
 #define MAX_ECHO_SIZE 4096
@@ -297,10 +297,10 @@ static void on_release(uv_signal_t *h, int signum) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: loadgen --mode echo|http --port PORT [--port PORT2] [--connections N (1..%d)] "
+  fprintf(stderr, "usage: loadgen --mode echo|http --port PORT [--port PORT ... (up to %d)] [--connections N (1..%d)] "
                   "[--requests N] [--warmup N] [--slices N (1..%d, at most REQUESTS/100)] "
                   "[--size BYTES (echo, 1..%d)] [--timeout S] [--connect-timeout S] [--hold 0|1]\n",
-          MAX_CONNECTIONS, MAX_SLICES, MAX_ECHO_SIZE);
+          MAX_SIDES, MAX_CONNECTIONS, MAX_SLICES, MAX_ECHO_SIZE);
   exit(2);
 }
 

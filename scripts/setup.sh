@@ -2,18 +2,20 @@
 # Installs uvdb's build dependencies (Debian 12, as root) and builds it into
 # build/ (and build-asan/ with --asan, the libFuzzer targets into build-fuzz/
 # with --fuzz; with --consumers, Debian's chromium and the npm packages of
-# tests/consumers/, pinned by its package-lock.json).  Safe to run again.
-#   scripts/setup.sh [--asan] [--fuzz] [--consumers]
+# tests/consumers/, pinned by its package-lock.json; with --bench, the peers
+# bench/run.py measures uvdb against: bpftrace, gdb).  Safe to run again.
+#   scripts/setup.sh [--asan] [--fuzz] [--consumers] [--bench]
 set -eu
 cd "$(dirname "$0")/.."
 
-asan=0 fuzz=0 consumers=0
+asan=0 fuzz=0 consumers=0 bench=0
 for opt in "$@"; do
   case $opt in
     --asan) asan=1 ;;
     --fuzz) fuzz=1 ;;
     --consumers) consumers=1 ;;
-    *) echo "setup: unknown option $opt (--asan, --fuzz, --consumers)" >&2; exit 2 ;;
+    --bench) bench=1 ;;
+    *) echo "setup: unknown option $opt (--asan, --fuzz, --consumers, --bench)" >&2; exit 2 ;;
   esac
 done
 
@@ -28,6 +30,12 @@ fi
 # (which downloads no browser of its own).
 if [ "$consumers" = 1 ]; then
   PACKAGES="$PACKAGES chromium"
+fi
+# bench/run.py's peers: bpftrace counting uv__io_poll beside uvdb (nm, from
+# binutils, names uv_run's address in a stripped libuv.so.1), gdb's
+# breakpoints beside uvdb's.
+if [ "$bench" = 1 ]; then
+  PACKAGES="$PACKAGES bpftrace binutils gdb"
 fi
 missing=""
 for p in $PACKAGES; do
