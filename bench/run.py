@@ -533,10 +533,11 @@ def rss_kib(pid, field):
 
 def probe_resident_kib(pid):
     """What uvdb's probe holds resident in process pid, KiB, from its
-    /proc/PID/smaps: the rings (the memfd "uvdb-rings", each 4 MiB ring
-    resident once its writer has gone round it), the probe library's
-    mappings, and the anonymous mapping right after them (its .bss).
-    Returns (all of it, the rings), or None once the process is gone.  Not
+    /proc/PID/smaps: its shared memory (the memfd "uvdb-rings": the rings,
+    each 4 MiB ring resident once its writer has gone round it, and the
+    stack-sample slots), the probe library's mappings, and the anonymous
+    mapping right after them (its .bss).  Returns (all of it, the shared
+    memory), or None once the process is gone.  Not
     counted: the agent's stack and the hooks' trampolines, 64 KiB regions
     that a kernel without CONFIG_ANON_VMA_NAME (this one) cannot tell from
     the program's own anonymous memory."""
@@ -644,10 +645,11 @@ def record_under_load(name, uvdb, loadgen, server, seconds=10, hz=1000, connecti
         "figure": "the probe's resident memory in that program (the recorded Node HTTP server)",
         "baseline": "-",
         "uvdb": f"{held / 1024:.1f} MiB at its peak",
-        "ratio": f"rings {held_rings / 1024:.1f} MiB, the probe's code and data {(held - held_rings) / 1024:.1f} MiB",
+        "ratio": f"shared memory (rings, stack-sample slots) {held_rings / 1024:.1f} MiB, the probe's code and data "
+                 f"{(held - held_rings) / 1024:.1f} MiB",
         "budget": "<= 16 MiB",
         "pass": 0 < held <= 16 * 1024,
-        "note": "read from the program's /proc/PID/smaps once a second while recorded: the rings' memfd, the probe "
+        "note": "read from the program's /proc/PID/smaps once a second while recorded: the probe's memfd, the probe "
                 "library's mappings and its .bss; not counted, its agent's stack and its trampolines (64 KiB "
                 "regions each, at most), which this kernel cannot name apart from the program's memory",
     }]

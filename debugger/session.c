@@ -152,6 +152,7 @@ int session_launch(struct session *s, int start_paused) {
     return uvdb_error("cannot find libuvdb-probe.so beside uvdb or in its install directory (set UVDB_PROBE)");
   if (uv__fresh(s) != 0)
     return -1;
+  timeline_prepare();
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0)
     return uvdb_error("pipe: %s", strerror(errno));
@@ -552,9 +553,11 @@ static void uv__follow_pace(struct session *s, uint64_t taken) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   uint64_t now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
   s->follow_taken += taken;
-  if (!s->follow_ms) { /* the first look: no pace yet, and a program starting may be fast */
-    s->follow_ms = 1;
-    s->follow_since = now;
+  if (!s->follow_ms) { /* no record yet: a program starting may be fast at once */
+    if (taken) {
+      s->follow_ms = 1;
+      s->follow_since = now;
+    }
     return;
   }
   if (now - s->follow_since < 1000000)

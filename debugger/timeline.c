@@ -36,18 +36,35 @@ static int uv__kept(uint16_t type) {
   }
 }
 
-/* Mapped with its pages in: faulting them in as the first events came
- * (5000 pages) slowed uvdb's first reads of a fast program below the pace
- * of its writer, whose ring then overflowed. */
+/* In huge pages where the kernel allows (transparent huge pages on
+ * madvise), and for a program uvdb launches, with its pages in before it
+ * runs: faulted in as the first events came, the timeline slowed uvdb's
+ * first reads of a fast program below the pace of its writer, whose ring
+ * then overflowed (zeroing fresh pages was a fifth of uvdb's time then,
+ * more for memory this guest had not touched in a while).  Not before an
+ * attach: the program runs meanwhile, and the milliseconds it takes would
+ * be uvdb's CPU taken from whatever shares it. */
+#define HUGE_PAGE (2u << 20)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 static int uv__tl_reserve(void) {
   if (uv__tl.e)
     return 0;
-  void *m = mmap(NULL, sizeof(*uv__tl.e) * TIMELINE_CAP, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  size_t size = (sizeof(*uv__tl.e) * TIMELINE_CAP + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+  char *m = mmap(NULL, size + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED)
     return -1;
-  uv__tl.e = m;
+  char *aligned = (char *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+  madvise(aligned, size, MADV_HUGEPAGE); /* a hint: without it, 4 KiB pages */
+  uv__tl.e = (struct timeline_entry *)aligned;
   return 0;
+}
+
+void timeline_prepare(void) {
+  static int populated;
+  if (uv__tl_reserve() == 0 && !populated) /* before kernel 5.14: as the events come */
+    populated = madvise(uv__tl.e, sizeof(*uv__tl.e) * TIMELINE_CAP, MADV_POPULATE_WRITE) == 0;
 }
 
 void timeline_add(const struct uvdb_record *r, uint32_t tid) {
@@ -62,7 +79,6 @@ void timeline_add(const struct uvdb_record *r, uint32_t tid) {
 
 void timeline_reset(void) {
   uv__tl.written = 0;
-  uv__tl_reserve(); /* before a program runs: see uv__tl_reserve */
 }
 
 uint64_t timeline_dropped(void) {

@@ -292,6 +292,7 @@ double session_tsc_per_ms(void);
 /* ---- the timeline (timeline.c): the last events, for trace export ---- */
 void timeline_add(const struct uvdb_record *r, uint32_t tid);
 void timeline_reset(void);
+void timeline_prepare(void); /* before a launched program runs */
 uint64_t timeline_dropped(void);
 int timeline_export_chrome(struct session *s, const char *path);
 
