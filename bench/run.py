@@ -1056,6 +1056,8 @@ def main():
             "server_rows": lambda: server_rows(a.build, uvdb, loadgen, a.rounds),
             "armed_not_hit": lambda: [armed_not_hit(a.build, uvdb, a.rounds)],
             "fs_rows": lambda: fs_rows(a.build, uvdb, a.rounds)}
+    if a.only and a.only not in only:
+        ap.error(f"--only {a.only}: not a figure's function; one of {', '.join(sorted(only))}")
     if a.only:
         for r in only[a.only]():
             print(json.dumps(r))
