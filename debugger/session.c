@@ -115,7 +115,7 @@ static int uv__fresh(struct session *s) {
   s->exit_unknown = 0;
   s->state = TARGET_NONE;
   s->attached = 0;
-  s->follow_ms = 0; /* no pace yet: uv__follow_pace */
+  s->follow = (struct follow){0}; /* no pace yet */
   if (s->pidfd >= 0)
     close(s->pidfd);
   s->pidfd = -1;
@@ -539,53 +539,22 @@ static void uv__poll_other(struct session *o) {
   }
 }
 
-/* How long the next look may wait: as long as the records coming at the
- * pace of the last looks fill at most 1/16 of a ring, from 1 ms to
- * FOLLOW_MAX_MS (1 ms while a child runs).  A look costs about 34 us of
- * CPU here, most of it waking (a program that does nothing: 1000 looks a
- * second took 3.4% of a CPU), and a flood that starts while uvdb sleeps
- * still finds room (at 20M records a second a ring fills in 6.5 ms).  The
- * pace, not one look's count: a look right after a long one finds few
- * records of a fast ring. */
-#define FOLLOW_MAX_MS 4
 static void uv__follow_pace(struct session *s, uint64_t taken) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  uint64_t now = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-  s->follow_taken += taken;
-  if (!s->follow_ms) { /* no record yet: a program starting may be fast at once */
-    if (taken) {
-      s->follow_ms = 1;
-      s->follow_since = now;
-    }
-    return;
-  }
-  if (now - s->follow_since < 1000000)
-    return; /* a pace over at least a millisecond */
-  uint64_t per_ms = s->follow_taken * 1000000 / (now - s->follow_since + 1);
-  unsigned ms = per_ms ? (unsigned)((UVDB_RING_RECORDS / 16) / per_ms) : FOLLOW_MAX_MS;
-  /* A child running may say hello, and its start waits for the look that
-   * answers: with looks up to 4 ms apart its start-up took 2 ms longer. */
   const struct process_model *pm = &s->model.processes;
-  if (settings_follow_children() && pm->spawned > pm->exited)
-    ms = 1;
-  /* Longer a millisecond at a time: a writer that paused for a moment (a
-   * loop descheduled, between two bursts) is often back at full pace. */
-  if (ms > s->follow_ms + 1)
-    ms = s->follow_ms + 1;
-  s->follow_ms = ms < 1 ? 1 : ms > FOLLOW_MAX_MS ? FOLLOW_MAX_MS : ms;
-  s->follow_since = now;
-  s->follow_taken = 0;
+  follow_look(&s->follow, (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec, taken,
+              settings_follow_children() && pm->spawned > pm->exited, UVDB_RING_RECORDS);
 }
 
 /* One look at a running target: a probe's hello, the control socket, the
  * rings, a stop, the exit.  Unless `flowing` (a fast writer: look again at
- * once), it first waits on the probe's stop counter up to follow_ms.
- * Returns whether the rings were busy. */
+ * once), it first waits on the probe's stop counter, as long as the pace
+ * of the records allows (follow.c).  Returns whether the rings were busy. */
 static int uv__poll_once(struct session *s, int flowing) {
   int timeout = flowing ? 0 : 1;
   if (s->shm && timeout) {
-    struct timespec wait = {0, (long)(s->follow_ms ? s->follow_ms : 1) * 1000 * 1000};
+    struct timespec wait = {0, (long)follow_wait_ms(&s->follow) * 1000 * 1000};
     syscall(SYS_futex, (uint32_t *)&s->shm->stops, FUTEX_WAIT, (uint32_t)s->stops_seen, &wait, NULL, 0);
     timeout = 0;
   }
@@ -720,7 +689,7 @@ void session_poll(struct session *s) {
  * line before session_idle, the shortest of the running programs' waits
  * between looks; -1 when nothing runs. */
 static int uv__idle_wait(const struct session *s, int ms) {
-  int own = s->follow_ms ? (int)s->follow_ms : 1; /* the pace of its records, as uv__poll_once waits */
+  int own = (int)follow_wait_ms(&s->follow); /* the pace of its records, as uv__poll_once waits */
   return ms < 0 || own < ms ? own : ms;
 }
 

@@ -6,6 +6,7 @@
 #include "../probes/wire.h"
 #include "blocking.h"
 #include "cond.h"
+#include "follow.h"
 #include "pool.h"
 #include "process.h"
 #include "profile.h"
@@ -193,8 +194,7 @@ struct session {
   int last_bp_id;
   uint64_t stops_seen;
   unsigned rings_seen; /* rings below this index have been in use (session.c: uv__rings_in_use) */
-  unsigned follow_ms;  /* uvdb's sleep between looks at a running program: longer while it is quiet */
-  uint64_t follow_since, follow_taken; /* the pace of records since (ns), for follow_ms */
+  struct follow follow; /* uvdb's sleep between looks at a running program: longer while it is quiet */
   struct symbolizer *sym;
   uint64_t stop_generation; /* stops and exits reported: did a command resume? */
   volatile sig_atomic_t interrupted;
