@@ -351,10 +351,14 @@ static void uv__welcome(struct session *s, int fd, const char *hello, size_t len
   session_symbolizer(s);
 }
 
-static uint64_t uv__mono_ms(void) {
+static uint64_t uv__mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t uv__mono_ms(void) {
+  return uv__mono_ns() / 1000000;
 }
 
 /* The rings are read when one is a quarter full, or DRAIN_LATENCY_MS after
@@ -368,11 +372,10 @@ static uint64_t uv__mono_ms(void) {
 /* The TSC is one clock for the whole machine, so the debugger can add the
  * later reference point of the probe's clock itself. */
 static void uv__clock_refresh(struct session *s) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t ns = uv__mono_ns();
   struct uvdb_clock *c = &s->shm->clock;
   c->tsc1 = __builtin_ia32_rdtsc();
-  c->ns1 = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  c->ns1 = ns;
 }
 
 /* The stacks the watchdog and sync I/O sampled: unwound now, while the
@@ -540,11 +543,9 @@ static void uv__poll_other(struct session *o) {
 }
 
 static void uv__follow_pace(struct session *s, uint64_t taken) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
   const struct process_model *pm = &s->model.processes;
-  follow_look(&s->follow, (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec, taken,
-              settings_follow_children() && pm->spawned > pm->exited, UVDB_RING_RECORDS);
+  follow_look(&s->follow, uv__mono_ns(), taken, settings_follow_children() && pm->spawned > pm->exited,
+              UVDB_RING_RECORDS);
 }
 
 /* One look at a running target: a probe's hello, the control socket, the
